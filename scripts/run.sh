@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds and runs Ledger on http://127.0.0.1:5080 (or ASPNETCORE_URLS).
+# Database: LEDGER_CONNECTION when set; otherwise a local PostgreSQL started from this machine's
+# binaries (installed from Debian when missing and running as root), data kept in .data/;
+# otherwise `docker compose` where a Docker engine runs. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+source scripts/lib/postgres.sh
+
+data="$root/.data"
+mkdir -p "$data"
+export ASPNETCORE_URLS="${ASPNETCORE_URLS:-http://127.0.0.1:5080}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+if [ -z "${Ledger__Auth__SigningKey:-}" ]; then
+  if [ ! -s "$data/signing-key" ]; then
+    head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > "$data/signing-key"
+    chmod 600 "$data/signing-key"
+  fi
+  Ledger__Auth__SigningKey="$(cat "$data/signing-key")"
+  export Ledger__Auth__SigningKey
+fi
+
+pg_dir=""
+compose_started=""
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "${app_pid:-}" ]; then kill "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null || true; fi
+  if [ -n "$pg_dir" ]; then echo "Stopping PostgreSQL..."; stop_postgres "$pg_dir"; fi
+  if [ -n "$compose_started" ]; then docker compose stop postgres >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT INT TERM
+
+if [ -n "${LEDGER_CONNECTION:-}" ]; then
+  echo "Using LEDGER_CONNECTION."
+elif ensure_postgres_installed; then
+  pg_port="${LEDGER_PG_PORT:-55432}"
+  pg_dir="$data/postgres"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$data" 2>/dev/null; then
+    # The postgres user cannot reach a folder under this checkout (e.g. a private home): keep data beside /var/tmp.
+    pg_dir="/var/tmp/ledger-$(echo "$root" | md5sum | cut -c1-8)/postgres"
+    echo "Note: PostgreSQL data kept in $pg_dir (the checkout is not readable by the postgres user)."
+  fi
+  bin=$(find_pg_bin)
+  if [ -f "$pg_dir/data/postmaster.pid" ] && as_pg_user "$bin/pg_ctl" -D "$pg_dir/data" status >/dev/null 2>&1; then
+    echo "PostgreSQL already running from $pg_dir; reusing it."
+    pg_port=$(sed -n 4p "$pg_dir/data/postmaster.pid")
+    pg_dir=""   # not ours to stop
+  else
+    echo "Starting PostgreSQL on 127.0.0.1:$pg_port (data in ${pg_dir#"$root"/})..."
+    start_postgres "$pg_dir" "$pg_port"
+  fi
+  export LEDGER_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres"
+elif docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  echo "Starting PostgreSQL with docker compose..."
+  docker compose up -d postgres
+  compose_started=1
+  export LEDGER_CONNECTION="Host=127.0.0.1;Port=5432;Database=ledger;Username=ledger;Password=ledger"
+else
+  echo "No PostgreSQL: set LEDGER_CONNECTION, run as root to install Debian's postgresql, or install Docker." >&2
+  exit 1
+fi
+
+echo "Building..."
+dotnet build src/Ledger/Ledger.csproj -c Release -v quiet -nologo -clp:ErrorsOnly
+app=src/Ledger/bin/Release/net10.0/Ledger.dll
+token=$(dotnet "$app" token --scope admin --sub developer --hours 12)
+
+dotnet "$app" &
+app_pid=$!
+
+base="${ASPNETCORE_URLS%%;*}"
+base="${base/+/127.0.0.1}"
+base="${base/\*/127.0.0.1}"
+base="${base/0.0.0.0/127.0.0.1}"
+for _ in $(seq 1 120); do
+  if curl -fsS "$base/health/ready" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$app_pid" 2>/dev/null; then echo "Ledger exited during start-up." >&2; exit 1; fi
+  sleep 0.5
+done
+
+cat <<MSG
+
+  Ledger is running on $base
+  API docs:      $base/docs
+  OpenAPI:       $base/openapi/v1.json
+  Health:        $base/health/ready     Metrics: $base/metrics
+
+  Development token (scope admin, 12 hours):
+  $token
+
+  Try:  curl -H "Authorization: Bearer \$TOKEN" $base/v1/wallets/acme
+  Other scopes: dotnet $app token --scope "wallets:read wallets:write"
+  Ctrl-C stops the service and the PostgreSQL it started.
+
+MSG
+wait "$app_pid"

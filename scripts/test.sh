@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every test against a PostgreSQL (and, for the Kafka tests, a Kafka-protocol broker) that
+# this script starts and stops itself. Prints "N passed, N failed[, N skipped]" and exits non-zero
+# on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+source scripts/lib/postgres.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+work=$(mktemp -d /tmp/ledger-test.XXXXXX)
+chmod 755 "$work"
+pg_dir="$work/pg"
+cleanup() {
+  trap - EXIT INT TERM
+  stop_postgres "$pg_dir"
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+ensure_postgres_installed
+pg_port=$(free_port)
+echo "Starting PostgreSQL on 127.0.0.1:$pg_port for the tests..."
+start_postgres "$pg_dir" "$pg_port" -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+export LEDGER_TEST_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres;Maximum Pool Size=50"
+
+echo "Building..."
+dotnet build Ledger.sln -c Release -v quiet -nologo -clp:ErrorsOnly
+
+passed=0; failed=0; skipped=0
+results="$work/results"
+mkdir -p "$results"
+
+for project in tests/*/; do
+  name=$(basename "$project")
+  exe="$project/bin/Release/net10.0/$name"
+  [ -x "$exe" ] || continue
+  echo "Running $name..."
+  set +e
+  "$exe" -noColor -parallel collections -xml "$results/$name.xml" 2>&1 | tee "$work/$name.log" \
+    | grep -E "\[FAIL\]|^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Total:|Errors:" || true
+  set -e
+  report="$results/$name.xml"
+  if [ -f "$report" ]; then
+    read -r p f s < <(python3 - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+p = f = s = 0
+for a in root.iter("assembly"):
+    p += int(a.get("passed", 0)); f += int(a.get("failed", 0)) + int(a.get("errors", 0) or 0); s += int(a.get("skipped", 0))
+print(p, f, s)
+PY
+)
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  else
+    echo "No results from $name (the test process failed to run):"; tail -40 "$work/$name.log"
+    failed=$((failed + 1))
+  fi
+done
+
+echo "Checking deployment files..."
+if bash scripts/check-deploy.sh; then passed=$((passed + 1)); else echo "[FAIL] deployment files"; failed=$((failed + 1)); fi
+
+echo
+if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,165 @@
+using System.Text.Json;
+using Ledger.Common;
+
+namespace Ledger.Hosting;
+
+/// <summary>
+/// Reads a JSON request body. The ledger reads bodies itself rather than through model binding
+/// so that every failure — wrong media type, oversized body, malformed JSON, a value of the wrong
+/// JSON type — becomes a problem document keyed by field path, without type names or parser
+/// internals.
+/// </summary>
+public static class JsonBody
+{
+    public const int DefaultMaxBytes = 1024 * 1024;
+
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        AllowTrailingCommas = false,
+        ReadCommentHandling = JsonCommentHandling.Disallow,
+        MaxDepth = 32,
+    };
+
+    public static async Task<BodyRead<T>> ReadAsync<T>(HttpRequest request, int maxBytes = DefaultMaxBytes,
+        params string[] extraMediaTypes) where T : class
+    {
+        var mediaType = request.ContentType?.Split(';')[0].Trim() ?? "";
+        if (!IsJson(mediaType) && !extraMediaTypes.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
+        {
+            return BodyRead<T>.Failed(Problems.Problem(StatusCodes.Status415UnsupportedMediaType,
+                "unsupported-media-type", "Unsupported media type", "Send the body as application/json."));
+        }
+
+        var bytes = await ReadLimitedAsync(request, maxBytes);
+        if (bytes is null)
+        {
+            return BodyRead<T>.Failed(TooLarge(maxBytes));
+        }
+
+        if (bytes.Length == 0)
+        {
+            return BodyRead<T>.Failed(Problems.Validation("$", "A JSON body is required."));
+        }
+
+        try
+        {
+            var value = JsonSerializer.Deserialize<T>(bytes, Options);
+            return value is null
+                ? BodyRead<T>.Failed(Problems.Validation("$", "A JSON object is required."))
+                : new BodyRead<T>(value, null, mediaType);
+        }
+        catch (JsonException e)
+        {
+            return BodyRead<T>.Failed(Problems.Validation(FieldPath(e.Path), Describe(e)));
+        }
+    }
+
+    public static IResult TooLarge(int maxBytes) =>
+        Problems.Problem(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Payload too large",
+            $"The body exceeds {maxBytes} bytes.");
+
+    /// <summary>Turns <c>$.events[3].quantity</c> into <c>events[3].quantity</c>.</summary>
+    public static string FieldPath(string? jsonPath) =>
+        string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? "$" : jsonPath.StartsWith("$.", StringComparison.Ordinal) ? jsonPath[2..] : jsonPath.TrimStart('$');
+
+    private static bool IsJson(string mediaType) =>
+        mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+        mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+
+    private static string Describe(JsonException e) =>
+        e.Message.Contains("could not be converted", StringComparison.Ordinal)
+            ? "Has the wrong JSON type."
+            : $"Malformed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}).";
+
+    private static async Task<byte[]?> ReadLimitedAsync(HttpRequest request, int maxBytes)
+    {
+        if (request.ContentLength > maxBytes) return null;
+
+        using var buffer = new MemoryStream(request.ContentLength is > 0 and var n ? (int)n : 4096);
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > maxBytes) return null;
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+}
+
+public readonly record struct BodyRead<T>(T? Value, IResult? Problem, string MediaType) where T : class
+{
+    public static BodyRead<T> Failed(IResult problem) => new(null, problem, "");
+}
+
+/// <summary>Declares the JSON body an endpoint reads itself, for the OpenAPI document.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+public sealed class JsonRequestBodyAttribute(Type bodyType) : Attribute
+{
+    public Type BodyType { get; } = bodyType;
+}
+
+/// <summary>Field checks shared by every command body.</summary>
+public static class Check
+{
+    public static void ClientId(FieldErrors errors, string field, string? value)
+    {
+        if (!ClientIds.IsValid(value)) errors.Add(field, value is null ? "Is required." : "Must match ^[A-Za-z0-9._:-]{1,64}$.");
+    }
+
+    public static void Text(FieldErrors errors, string field, string? value, int maxLength, bool required = true)
+    {
+        if (value is null || value.Trim().Length == 0)
+        {
+            if (required) errors.Add(field, "Is required.");
+        }
+        else if (value.Length > maxLength)
+        {
+            errors.Add(field, $"Must be at most {maxLength} characters.");
+        }
+    }
+
+    /// <summary>Parses a decimal string; adds an error and returns null when it is not one.</summary>
+    public static decimal? Decimal(FieldErrors errors, string field, DecimalText value, int maxScale,
+        bool required = true, decimal? min = null, bool allowZero = true, bool positive = false)
+    {
+        if (value.IsMissing)
+        {
+            if (required) errors.Add(field, "Is required.");
+            return null;
+        }
+
+        if (value.Malformed || !DecimalText.TryParse(value.Text, out var parsed, out var scale))
+        {
+            errors.Add(field, "Must be a decimal string such as \"12.50\".");
+            return null;
+        }
+
+        if (scale > maxScale)
+        {
+            errors.Add(field, $"Must have at most {maxScale} decimal places.");
+            return null;
+        }
+
+        if (positive && parsed <= 0m)
+        {
+            errors.Add(field, "Must be greater than zero.");
+            return null;
+        }
+
+        if (!allowZero && parsed == 0m)
+        {
+            errors.Add(field, "Must not be zero.");
+            return null;
+        }
+
+        if (min is { } lower && parsed < lower)
+        {
+            errors.Add(field, $"Must be at least {lower}.");
+            return null;
+        }
+
+        return parsed;
+    }
+}

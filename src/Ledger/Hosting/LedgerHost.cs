@@ -1,0 +1,118 @@
+using System.Text.Json;
+using HealthChecks.NpgSql;
+using JasperFx;
+using JasperFx.Events;
+using Ledger.Customers;
+using Ledger.Plans;
+using Ledger.Wallets;
+using Marten;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Scalar.AspNetCore;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace Ledger.Hosting;
+
+/// <summary>Composition of the host: one place that wires every module and cross-cutting concern.</summary>
+public static class LedgerHost
+{
+    public const int MaxRequestBodyBytes = 6 * 1024 * 1024;
+
+    public static WebApplicationBuilder AddLedger(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var connectionString = ConnectionString(configuration);
+        var roles = LedgerRoles.From(configuration);
+        builder.Services.AddSingleton(roles);
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+        });
+
+        builder.Services.AddMarten(options =>
+            {
+                options.Connection(connectionString);
+                options.DatabaseSchemaName = configuration["Ledger:Schema"] ?? "ledger";
+                options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
+                options.Events.StreamIdentity = StreamIdentity.AsString;
+                options.Events.MetadataConfig.CorrelationIdEnabled = true;
+                options.Events.MetadataConfig.CausationIdEnabled = true;
+                options.Events.MetadataConfig.UserNameEnabled = true;
+                options.Events.MetadataConfig.HeadersEnabled = true;
+                options.OpenTelemetry.TrackConnections = JasperFx.OpenTelemetry.TrackLevel.Normal;
+                options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
+
+                PlansModule.Configure(options);
+                CustomersModule.Configure(options);
+                WalletsModule.Configure(options);
+            })
+            .UseLightweightSessions()
+            .IntegrateWithWolverine()
+            .ApplyAllDatabaseChangesOnStartup();
+
+        builder.Host.UseWolverine(options =>
+        {
+            options.ApplicationAssembly = typeof(LedgerHost).Assembly;
+            options.Durability.Mode = Enum.Parse<DurabilityMode>(configuration["Ledger:Durability"] ?? nameof(DurabilityMode.Balanced), ignoreCase: true);
+        });
+        builder.Services.AddWolverineHttp();
+
+        builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase);
+        builder.Services.AddLedgerAuthentication(configuration);
+        builder.Services.AddLedgerProblemDetails();
+        builder.Services.AddLedgerOpenApi();
+        builder.Services.AddLedgerObservability(configuration);
+        builder.Services.AddHealthChecks()
+            .AddNpgSql(connectionString, name: "postgresql", tags: ["ready"], timeout: TimeSpan.FromSeconds(3));
+
+        return builder;
+    }
+
+    public static WebApplication UseLedger(this WebApplication app)
+    {
+        var roles = app.Services.GetRequiredService<LedgerRoles>();
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseTraceparentHeader();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });
+        app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", options => options
+            .WithTitle("Ledger API")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .AddPreferredSecuritySchemes("bearer"));
+
+        if (roles.Api)
+        {
+            app.MapWolverineEndpoints();
+        }
+
+        return app;
+    }
+
+    public static string ConnectionString(IConfiguration configuration) =>
+        configuration.GetConnectionString("Ledger") ?? configuration["LEDGER_CONNECTION"]
+        ?? throw new InvalidOperationException(
+            "No PostgreSQL connection: set LEDGER_CONNECTION or ConnectionStrings__Ledger (./scripts/run.sh starts a local PostgreSQL for you).");
+
+    private static Task WriteHealth(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.Select(e => new { name = e.Key, status = e.Value.Status.ToString(), durationMs = (int)e.Value.Duration.TotalMilliseconds }),
+        });
+    }
+}

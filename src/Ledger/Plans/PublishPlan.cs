@@ -1,0 +1,215 @@
+using Ledger.Common;
+using Ledger.Hosting;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Wolverine.Http;
+
+namespace Ledger.Plans;
+
+public sealed record PublishPlanRequest(
+    string? Currency,
+    DecimalText TaxRate,
+    Dictionary<string, MeterPriceRequest?>? Meters,
+    string? EffectiveFrom);
+
+public sealed record MeterPriceRequest(
+    string? Model,
+    DecimalText UnitPrice,
+    List<PriceTierRequest?>? Tiers,
+    DecimalText PackageSize,
+    DecimalText PackagePrice);
+
+public sealed record PriceTierRequest(DecimalText UpTo, DecimalText UnitPrice);
+
+/// <summary>A plan as validated from a request, before it becomes an event.</summary>
+public sealed record PlanDraft(string Currency, decimal TaxRate, IReadOnlyDictionary<string, MeterPrice> Meters, DateTimeOffset? EffectiveFrom);
+
+public static class PlanValidation
+{
+    public const int PriceScale = 6;
+    public const int MaxMeters = 100;
+    public const int MaxTiers = 50;
+
+    public static PlanDraft? Validate(PublishPlanRequest request, FieldErrors errors)
+    {
+        if (!Currencies.IsValidCode(request.Currency)) errors.Add("currency", "Must be an ISO 4217 code such as \"INR\".");
+
+        var taxRate = Check.Decimal(errors, "taxRate", request.TaxRate, PriceScale, required: false, min: 0m) ?? 0m;
+        if (taxRate > 1m) errors.Add("taxRate", "Must be at most 1 (a fraction, 0.18 for 18%).");
+
+        DateTimeOffset? effectiveFrom = null;
+        if (request.EffectiveFrom is not null)
+        {
+            if (Timestamps.TryParse(request.EffectiveFrom, out var parsed)) effectiveFrom = parsed;
+            else errors.Add("effectiveFrom", "Must be an RFC 3339 timestamp with offset.");
+        }
+
+        var meters = new Dictionary<string, MeterPrice>(StringComparer.Ordinal);
+        if (request.Meters is null || request.Meters.Count == 0)
+        {
+            errors.Add("meters", "At least one meter is required.");
+        }
+        else if (request.Meters.Count > MaxMeters)
+        {
+            errors.Add("meters", $"At most {MaxMeters} meters.");
+        }
+        else
+        {
+            foreach (var (name, meter) in request.Meters)
+            {
+                var path = $"meters.{name}";
+                if (!ClientIds.IsValid(name)) errors.Add(path, "Meter names " + ClientIds.Rule[5..] + ".");
+                if (meter is null)
+                {
+                    errors.Add(path, "Is required.");
+                    continue;
+                }
+
+                if (ValidateMeter(meter, path, errors) is { } price) meters[name] = price;
+            }
+        }
+
+        return errors.Any ? null : new PlanDraft(request.Currency!, taxRate, meters, effectiveFrom);
+    }
+
+    private static MeterPrice? ValidateMeter(MeterPriceRequest meter, string path, FieldErrors errors)
+    {
+        switch (meter.Model)
+        {
+            case "flat":
+                var unitPrice = Check.Decimal(errors, $"{path}.unitPrice", meter.UnitPrice, PriceScale, min: 0m);
+                return unitPrice is null ? null : new MeterPrice(PricingModel.Flat, UnitPrice: unitPrice);
+            case "graduated":
+            case "volume":
+                var tiers = ValidateTiers(meter.Tiers, $"{path}.tiers", errors);
+                return tiers is null
+                    ? null
+                    : new MeterPrice(meter.Model == "graduated" ? PricingModel.Graduated : PricingModel.Volume, Tiers: tiers);
+            case "package":
+                var size = Check.Decimal(errors, $"{path}.packageSize", meter.PackageSize, PriceScale, positive: true);
+                var price = Check.Decimal(errors, $"{path}.packagePrice", meter.PackagePrice, PriceScale, min: 0m);
+                return size is null || price is null
+                    ? null
+                    : new MeterPrice(PricingModel.Package, PackageSize: size, PackagePrice: price);
+            default:
+                errors.Add($"{path}.model", "Must be one of flat, graduated, volume, package.");
+                return null;
+        }
+    }
+
+    private static List<PriceTier>? ValidateTiers(List<PriceTierRequest?>? tiers, string path, FieldErrors errors)
+    {
+        if (tiers is null || tiers.Count == 0)
+        {
+            errors.Add(path, "At least one tier is required; the last one has upTo null.");
+            return null;
+        }
+
+        if (tiers.Count > MaxTiers)
+        {
+            errors.Add(path, $"At most {MaxTiers} tiers.");
+            return null;
+        }
+
+        var result = new List<PriceTier>(tiers.Count);
+        var valid = true;
+        decimal? previousUpTo = null;
+        for (var i = 0; i < tiers.Count; i++)
+        {
+            var tierPath = $"{path}[{i}]";
+            var tier = tiers[i];
+            if (tier is null)
+            {
+                errors.Add(tierPath, "Is required.");
+                valid = false;
+                continue;
+            }
+
+            var isLast = i == tiers.Count - 1;
+            var unitPrice = Check.Decimal(errors, $"{tierPath}.unitPrice", tier.UnitPrice, PriceScale, min: 0m);
+            decimal? upTo = null;
+            if (isLast)
+            {
+                if (!tier.UpTo.IsMissing)
+                {
+                    errors.Add($"{tierPath}.upTo", "The last tier must have upTo null.");
+                    valid = false;
+                }
+            }
+            else
+            {
+                upTo = Check.Decimal(errors, $"{tierPath}.upTo", tier.UpTo, PriceScale, positive: true);
+                if (upTo is null) valid = false;
+                else if (previousUpTo is { } previous && upTo <= previous)
+                {
+                    errors.Add($"{tierPath}.upTo", "Tiers must be in ascending order of upTo.");
+                    valid = false;
+                }
+
+                previousUpTo = upTo ?? previousUpTo;
+            }
+
+            if (unitPrice is null) valid = false;
+            else result.Add(new PriceTier(upTo, unitPrice.Value));
+        }
+
+        return valid ? result : null;
+    }
+}
+
+public static class PublishPlanEndpoint
+{
+    [WolverinePut("/v1/plans/{planId}", OperationId = "PublishPlan")]
+    [Authorize(Policy = Scopes.BillingWrite)]
+    [JsonRequestBody(typeof(PublishPlanRequest))]
+    [Tags("Plans")]
+    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentSession session, TimeProvider clock)
+    {
+        var errors = new FieldErrors();
+        Check.ClientId(errors, "planId", planId);
+        if (errors.Any) return errors.ToProblem();
+
+        var body = await JsonBody.ReadAsync<PublishPlanRequest>(http.Request);
+        if (body.Problem is not null) return body.Problem;
+
+        var draft = PlanValidation.Validate(body.Value!, errors);
+        if (draft is null) return errors.ToProblem();
+
+        var now = clock.GetUtcNow();
+        EventMetadata.Stamp(session, http);
+        var stream = await session.Events.FetchForExclusiveWriting<Plan>(StreamKeys.Plan(planId), http.RequestAborted);
+        var plan = stream.Aggregate;
+        var fingerprint = PlanVersionPublished.Fingerprint(draft.Currency, draft.TaxRate, draft.Meters);
+
+        if (plan is not null)
+        {
+            if (plan.Currency != draft.Currency)
+            {
+                return Problems.Conflict("plan-currency-change",
+                    $"Plan '{planId}' is priced in {plan.Currency}; a plan's currency cannot change. Publish a new plan instead.");
+            }
+
+            var current = plan.Current;
+            if (PlanVersionPublished.Fingerprint(plan.Currency, current.TaxRate, current.Meters) == fingerprint)
+            {
+                return Results.Ok(PlanResponse.From(plan));
+            }
+
+            if ((draft.EffectiveFrom ?? now) <= current.EffectiveFrom)
+            {
+                return Problems.Validation("effectiveFrom",
+                    $"Must be after the current version's effectiveFrom ({Timestamps.Format(current.EffectiveFrom)}).");
+            }
+        }
+
+        var published = new PlanVersionPublished(planId, (plan?.Versions.Count ?? 0) + 1, draft.Currency, draft.TaxRate,
+            draft.Meters, draft.EffectiveFrom ?? now, now);
+        stream.AppendOne(published);
+        await session.SaveChangesAsync(http.RequestAborted);
+
+        var updated = plan?.Apply(published) ?? Plan.Create(published);
+        return plan is null
+            ? Results.Created($"/v1/plans/{planId}", PlanResponse.From(updated))
+            : Results.Ok(PlanResponse.From(updated));
+    }
+}

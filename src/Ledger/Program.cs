@@ -1,0 +1,18 @@
+using JasperFx;
+using Ledger.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// `token` mints a development token from the configured signing key, without starting the host.
+if (args is ["token", ..])
+{
+    return DevelopmentToken.Run(args[1..], builder.Configuration);
+}
+
+builder.AddLedger();
+var app = builder.Build();
+app.UseLedger();
+return await app.RunJasperFxCommands(args);
+
+/// <summary>Exposed for the integration tests' host.</summary>
+public partial class Program;

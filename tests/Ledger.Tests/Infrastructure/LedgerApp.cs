@@ -1,0 +1,66 @@
+using System.Net.Http.Headers;
+using Alba;
+using JasperFx.CommandLine;
+using Ledger.Hosting;
+using Marten;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ledger.Tests.Infrastructure;
+
+/// <summary>
+/// One real host per test collection: real HTTP pipeline (Alba), real PostgreSQL (the one
+/// scripts/test.sh starts, in LEDGER_TEST_CONNECTION), in a schema of its own so collections
+/// can run in parallel. Tests use fresh ids instead of resetting data.
+/// </summary>
+public sealed class LedgerApp : IAsyncLifetime
+{
+    public const string SigningKey = "test-signing-key-0123456789abcdef-0123456789abcdef";
+
+    public IAlbaHost Host { get; private set; } = null!;
+
+    public string Schema { get; } = "t_" + Guid.NewGuid().ToString("N")[..12];
+
+    public static string ConnectionString =>
+        Environment.GetEnvironmentVariable("LEDGER_TEST_CONNECTION")
+        ?? throw new InvalidOperationException("Run the tests with ./scripts/test.sh (it starts PostgreSQL and sets LEDGER_TEST_CONNECTION).");
+
+    public IDocumentStore Store => Host.Services.GetRequiredService<IDocumentStore>();
+
+    public async ValueTask InitializeAsync()
+    {
+        JasperFxEnvironment.AutoStartHost = true;
+        Host = await AlbaHost.For<Program>(web =>
+        {
+            web.UseSetting("ConnectionStrings:Ledger", ConnectionString);
+            web.UseSetting("Ledger:Schema", Schema);
+            web.UseSetting("Ledger:Auth:SigningKey", SigningKey);
+            web.UseSetting("Ledger:Durability", "Solo");
+            web.UseSetting("Ledger:Roles", "api,projections");
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+    }
+
+    public static string Token(string scopes, string subject = "test-user", TimeSpan? lifetime = null) =>
+        Authentication.MintToken(SigningKey, subject, scopes, lifetime ?? TimeSpan.FromHours(1), DateTimeOffset.UtcNow);
+
+    /// <summary>A plain HttpClient on the test server, for raw bodies and headers.</summary>
+    public HttpClient Client(string? scopes = Scopes.Admin, string subject = "test-user")
+    {
+        var client = Host.Server.CreateClient();
+        if (scopes is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token(scopes, subject));
+        return client;
+    }
+
+    public static string NewId(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..10]}";
+}
+
+[CollectionDefinition(Name)]
+public sealed class LedgerCollection : ICollectionFixture<LedgerApp>
+{
+    public const string Name = "ledger";
+}
