@@ -2,6 +2,8 @@ using Ledger.Common;
 using Ledger.Hosting;
 using Ledger.Plans;
 using Marten;
+using Ledger.Wallets;
+using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using NodaTime;
 using Wolverine.Http;
@@ -101,7 +103,8 @@ public static class RegisterCustomerEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(RegisterCustomerRequest))]
     [Tags("Customers")]
-    public static async Task<IResult> Put(string customerId, HttpContext http, IDocumentSession session, TimeProvider clock)
+    public static async Task<IResult> Put(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource,
+        TimeProvider clock)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "customerId", customerId);
@@ -113,13 +116,22 @@ public static class RegisterCustomerEndpoint
         var terms = CustomerRules.Validate(body.Value!, errors);
         if (terms is null) return errors.ToProblem();
 
+        var cancellation = http.RequestAborted;
+        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
+        var session = tx.Session;
         EventMetadata.Stamp(session, http);
-        var stream = await session.Events.FetchForExclusiveWriting<Customer>(StreamKeys.Customer(customerId), http.RequestAborted);
-        var decision = CustomerRules.Decide(stream.Aggregate, customerId, terms, clock.GetUtcNow());
-        if (decision is CustomerDecision.Refused refused) return Problems.Conflict(refused.Slug, refused.Detail);
-        if (decision is CustomerDecision.Unchanged) return Results.Ok(CustomerResponse.From(stream.Aggregate!));
 
-        var plan = await session.LoadAsync<Plan>(StreamKeys.Plan(terms.PlanId), http.RequestAborted);
+        // Registrations of one customer queue on an advisory lock (the stream may not exist yet); then
+        // the same lock order as money commands (wallet row, then stream), so the two never deadlock.
+        var key = StreamKeys.Customer(customerId);
+        await tx.AdvisoryLockAsync(key, cancellation);
+        await WalletTable.ReadAsync(tx.Connection, tx.Transaction, store.Options.DatabaseSchemaName, customerId, forUpdate: true, cancellation);
+        var existing = await session.LoadAsync<Customer>(key, cancellation);
+        var decision = CustomerRules.Decide(existing, customerId, terms, clock.GetUtcNow());
+        if (decision is CustomerDecision.Refused refused) return Problems.Conflict(refused.Slug, refused.Detail);
+        if (decision is CustomerDecision.Unchanged) return Results.Ok(CustomerResponse.From(existing!));
+
+        var plan = await session.LoadAsync<Plan>(StreamKeys.Plan(terms.PlanId), cancellation);
         if (plan is null) return Problems.Validation("planId", $"No plan '{terms.PlanId}'.");
         if (plan.Currency != terms.Currency)
         {
@@ -129,13 +141,13 @@ public static class RegisterCustomerEndpoint
         switch (decision)
         {
             case CustomerDecision.Registered registered:
-                stream.AppendOne(registered.Event);
-                await session.SaveChangesAsync(http.RequestAborted);
+                session.Events.StartStream(key, registered.Event);
+                await tx.CommitAsync(cancellation);
                 return Results.Created($"/v1/customers/{customerId}", CustomerResponse.From(Customer.Create(registered.Event)));
             case CustomerDecision.Updated updated:
-                stream.AppendOne(updated.Event);
-                await session.SaveChangesAsync(http.RequestAborted);
-                return Results.Ok(CustomerResponse.From(stream.Aggregate!.Apply(updated.Event)));
+                session.Events.Append(key, updated.Event);
+                await tx.CommitAsync(cancellation);
+                return Results.Ok(CustomerResponse.From(existing!.Apply(updated.Event)));
             default:
                 throw new InvalidOperationException("Unknown customer decision.");
         }

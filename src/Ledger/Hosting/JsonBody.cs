@@ -20,32 +20,35 @@ public static class JsonBody
         MaxDepth = 32,
     };
 
-    public static async Task<BodyRead<T>> ReadAsync<T>(HttpRequest request, int maxBytes = DefaultMaxBytes,
-        params string[] extraMediaTypes) where T : class
+    public static async Task<BodyRead<T>> ReadAsync<T>(HttpRequest request, int maxBytes = DefaultMaxBytes) where T : class
+    {
+        var raw = await ReadBytesAsync(request, maxBytes);
+        return raw.Problem is not null ? BodyRead<T>.Failed(raw.Problem) : Parse<T>(raw.Bytes!, raw.MediaType);
+    }
+
+    /// <summary>Reads the whole body within the limit, refusing media types other than JSON (and <paramref name="extraMediaTypes"/>).</summary>
+    public static async Task<RawBody> ReadBytesAsync(HttpRequest request, int maxBytes, params string[] extraMediaTypes)
     {
         var mediaType = request.ContentType?.Split(';')[0].Trim() ?? "";
         if (!IsJson(mediaType) && !extraMediaTypes.Contains(mediaType, StringComparer.OrdinalIgnoreCase))
         {
-            return BodyRead<T>.Failed(Problems.Problem(StatusCodes.Status415UnsupportedMediaType,
+            return new RawBody(null, mediaType, Problems.Problem(StatusCodes.Status415UnsupportedMediaType,
                 "unsupported-media-type", "Unsupported media type", "Send the body as application/json."));
         }
 
         var bytes = await ReadLimitedAsync(request, maxBytes);
-        if (bytes is null)
-        {
-            return BodyRead<T>.Failed(TooLarge(maxBytes));
-        }
+        if (bytes is null) return new RawBody(null, mediaType, TooLarge(maxBytes));
+        if (bytes.Length == 0) return new RawBody(null, mediaType, Problems.Validation("$", "A JSON body is required."));
+        return new RawBody(bytes, mediaType.ToLowerInvariant(), null);
+    }
 
-        if (bytes.Length == 0)
-        {
-            return BodyRead<T>.Failed(Problems.Validation("$", "A JSON body is required."));
-        }
-
+    public static BodyRead<T> Parse<T>(byte[] bytes, string mediaType = "application/json") where T : class
+    {
         try
         {
             var value = JsonSerializer.Deserialize<T>(bytes, Options);
             return value is null
-                ? BodyRead<T>.Failed(Problems.Validation("$", "A JSON object is required."))
+                ? BodyRead<T>.Failed(Problems.Validation("$", "A JSON value is required."))
                 : new BodyRead<T>(value, null, mediaType);
         }
         catch (JsonException e)
@@ -87,6 +90,8 @@ public static class JsonBody
         return buffer.ToArray();
     }
 }
+
+public readonly record struct RawBody(byte[]? Bytes, string MediaType, IResult? Problem);
 
 public readonly record struct BodyRead<T>(T? Value, IResult? Problem, string MediaType) where T : class
 {

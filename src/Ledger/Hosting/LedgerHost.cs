@@ -3,6 +3,8 @@ using HealthChecks.NpgSql;
 using JasperFx;
 using JasperFx.Events;
 using Ledger.Customers;
+using Ledger.Metering;
+using Npgsql;
 using Ledger.Plans;
 using Ledger.Wallets;
 using Marten;
@@ -35,12 +37,16 @@ public static class LedgerHost
             kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
         });
 
+        var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "ledger" }.Build();
+        builder.Services.AddSingleton(dataSource);
+
         builder.Services.AddMarten(options =>
             {
-                options.Connection(connectionString);
                 options.DatabaseSchemaName = configuration["Ledger:Schema"] ?? "ledger";
                 options.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.CamelCase);
                 options.Events.StreamIdentity = StreamIdentity.AsString;
+                // Quick append: one round trip per stream, server-assigned versions and sequences.
+                options.Events.AppendMode = EventAppendMode.Quick;
                 options.Events.MetadataConfig.CorrelationIdEnabled = true;
                 options.Events.MetadataConfig.CausationIdEnabled = true;
                 options.Events.MetadataConfig.UserNameEnabled = true;
@@ -51,10 +57,15 @@ public static class LedgerHost
                 PlansModule.Configure(options);
                 CustomersModule.Configure(options);
                 WalletsModule.Configure(options);
+                MeteringModule.Configure(options);
             })
+            .UseNpgsqlDataSource()
+            .AddAsyncDaemon(DaemonMode(configuration, roles))
             .UseLightweightSessions()
             .IntegrateWithWolverine()
             .ApplyAllDatabaseChangesOnStartup();
+
+        builder.Services.AddMetering();
 
         builder.Host.UseWolverine(options =>
         {
@@ -100,6 +111,15 @@ public static class LedgerHost
 
         return app;
     }
+
+    /// <summary>
+    /// The async daemon runs in the projections role: <c>HotCold</c> by default (one node holds
+    /// each projection, others stand by), <c>Solo</c> for a single node or tests.
+    /// </summary>
+    private static JasperFx.Events.Daemon.DaemonMode DaemonMode(IConfiguration configuration, LedgerRoles roles) =>
+        !roles.Projections
+            ? JasperFx.Events.Daemon.DaemonMode.Disabled
+            : Enum.Parse<JasperFx.Events.Daemon.DaemonMode>(configuration["Ledger:Daemon"] ?? "HotCold", ignoreCase: true);
 
     public static string ConnectionString(IConfiguration configuration) =>
         configuration.GetConnectionString("Ledger") ?? configuration["LEDGER_CONNECTION"]

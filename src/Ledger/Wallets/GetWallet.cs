@@ -1,6 +1,7 @@
 using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
+using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
@@ -24,35 +25,33 @@ public sealed record WalletResponse(
 public static class GetWalletEndpoint
 {
     /// <summary>
-    /// The wallet now, from its projection; with <c>asOf</c>, the wallet as the ledger stood at
+    /// The wallet now, from the wallets table; with <c>asOf</c>, the wallet as the ledger stood at
     /// that instant (events recorded up to it), folded from the events.
     /// </summary>
     [WolverineGet("/v1/wallets/{customerId}", OperationId = "GetWallet")]
     [Authorize(Policy = Scopes.WalletsRead)]
     [Tags("Wallets")]
-    public static async Task<IResult> Get(string customerId, string? asOf, IQuerySession session, TimeProvider clock,
-        CancellationToken cancellation)
+    public static async Task<IResult> Get(string customerId, string? asOf, IQuerySession session, NpgsqlDataSource dataSource,
+        TimeProvider clock, CancellationToken cancellation)
     {
         if (!ClientIds.IsValid(customerId)) return Problems.NotFound($"No wallet '{customerId}'.");
-        var key = StreamKeys.Customer(customerId);
 
-        if (asOf is null)
-        {
-            var wallet = await session.LoadAsync<Wallet>(key, cancellation);
-            return wallet is null ? Problems.NotFound($"No wallet '{customerId}'.") : Results.Ok(WalletResponse.From(wallet, clock.GetUtcNow()));
-        }
-
-        if (!Timestamps.TryParse(asOf, out var instant))
+        DateTimeOffset instant = default;
+        if (asOf is not null && !Timestamps.TryParse(asOf, out instant))
         {
             return Problems.Validation("asOf", "Must be an RFC 3339 timestamp with offset.");
         }
 
-        var past = await session.Events.AggregateStreamAsync<Wallet>(key, timestamp: instant, token: cancellation);
-        if (past is not null) return Results.Ok(WalletResponse.From(past, instant));
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        var current = await WalletTable.ReadAsync(connection, null, schema, customerId, forUpdate: false, cancellation);
+        if (current is null) return Problems.NotFound($"No wallet '{customerId}'.");
+        if (asOf is null) return Results.Ok(WalletResponse.From(current, clock.GetUtcNow()));
 
-        var exists = await session.LoadAsync<Wallet>(key, cancellation) is not null;
-        return exists
+        var history = await WalletHistory.LoadAsync(session, dataSource, customerId, instant, cancellation);
+        var past = Wallet.Fold(history.Select(e => e.Data));
+        return past is null
             ? Problems.NotFound($"Wallet '{customerId}' did not exist at {Timestamps.Format(instant)}.")
-            : Problems.NotFound($"No wallet '{customerId}'.");
+            : Results.Ok(WalletResponse.From(past, instant));
     }
 }

@@ -1,5 +1,6 @@
 using Ledger.Hosting;
 using Marten;
+using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Wolverine.Http;
 
@@ -11,8 +12,8 @@ public static class TopUpWalletEndpoint
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentSession session, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.TopUp, customerId, http, session, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
+        MoneyMovement.ExecuteAsync(MoneyCommandKind.TopUp, customerId, http, store, dataSource, clock);
 }
 
 public static class DebitWalletEndpoint
@@ -21,8 +22,8 @@ public static class DebitWalletEndpoint
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentSession session, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.Debit, customerId, http, session, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
+        MoneyMovement.ExecuteAsync(MoneyCommandKind.Debit, customerId, http, store, dataSource, clock);
 }
 
 public static class AdjustWalletEndpoint
@@ -31,6 +32,6 @@ public static class AdjustWalletEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentSession session, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.Adjustment, customerId, http, session, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
+        MoneyMovement.ExecuteAsync(MoneyCommandKind.Adjustment, customerId, http, store, dataSource, clock);
 }

@@ -1,6 +1,7 @@
 using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
+using Npgsql;
 
 namespace Ledger.Wallets;
 
@@ -27,7 +28,7 @@ public sealed record MoneyCommandResponse(string Id, string Balance, long Versio
 public static class MoneyMovement
 {
     public static async Task<IResult> ExecuteAsync(MoneyCommandKind kind, string customerId, HttpContext http,
-        IDocumentSession session, TimeProvider clock)
+        IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock)
     {
         var errors = new FieldErrors();
         if (!ClientIds.IsValid(customerId)) return Problems.NotFound($"No wallet '{customerId}'.");
@@ -38,16 +39,18 @@ public static class MoneyMovement
         var command = WalletRules.Validate(kind, customerId, body.Value!, errors);
         if (command is null) return errors.ToProblem();
 
-        EventMetadata.Stamp(session, http);
+        var cancellation = http.RequestAborted;
+        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
+        EventMetadata.Stamp(tx.Session, http);
 
-        // The row lock on the stream serializes concurrent commands on one wallet: each sees the
-        // balance the previous one left, so none is lost and none overdraws.
-        var stream = await session.Events.FetchForExclusiveWriting<Wallet>(StreamKeys.Customer(customerId), http.RequestAborted);
-        var wallet = stream.Aggregate;
+        // The wallet row lock serializes every writer of this wallet (money commands and usage):
+        // each sees the balance the previous one left, so none is lost and none overdraws.
+        var wallet = await WalletTable.ReadAsync(tx.Connection, tx.Transaction, store.Options.DatabaseSchemaName, customerId,
+            forUpdate: true, cancellation);
         if (wallet is null) return Problems.NotFound($"No wallet '{customerId}'.");
 
         var receiptKey = MoneyCommandReceipt.KeyFor(customerId, command.Id);
-        var receipt = await session.LoadAsync<MoneyCommandReceipt>(receiptKey, http.RequestAborted);
+        var receipt = await tx.Session.LoadAsync<MoneyCommandReceipt>(receiptKey, cancellation);
         if (receipt is not null)
         {
             return receipt.Kind == kind && receipt.Fingerprint == command.Fingerprint
@@ -64,12 +67,12 @@ public static class MoneyMovement
             case WalletDecision.Refused refused:
                 return Problems.Unprocessable("insufficient-funds", "Insufficient funds", refused.Detail);
             case WalletDecision.Accepted accepted:
-                stream.AppendOne(accepted.Event);
+                tx.Session.Events.Append(StreamKeys.Customer(customerId), accepted.Event);
                 var after = wallet.Apply(accepted.Event);
                 var created = new MoneyCommandReceipt(receiptKey, kind, command.Fingerprint, after.Balance.Amount,
-                    after.Currency, stream.CurrentVersion ?? after.Version + 1, now);
-                session.Insert(created);
-                await session.SaveChangesAsync(http.RequestAborted);
+                    after.Currency, after.Version, now);
+                tx.Session.Insert(created);
+                await tx.CommitAsync(cancellation);
                 return Results.Json(Response(command.Id, created), statusCode: StatusCodes.Status201Created);
             default:
                 throw new InvalidOperationException("Unknown wallet decision.");

@@ -1,6 +1,6 @@
 using Ledger.Common;
 using Ledger.Customers;
-using Marten.Events.Aggregation;
+using Ledger.Metering;
 
 namespace Ledger.Wallets;
 
@@ -12,8 +12,9 @@ public enum WalletStatus
 }
 
 /// <summary>
-/// A customer's prepaid wallet, folded from the customer's stream. <see cref="Version"/> is the
-/// stream version, set by Marten.
+/// A customer's prepaid wallet: the fold of its events — the customer's stream and the usage
+/// charged to it. <see cref="Version"/> counts those events. The wallets table holds the same
+/// fold, kept inline by <see cref="WalletTable"/>.
 /// </summary>
 public sealed record Wallet(
     string Id,
@@ -23,7 +24,7 @@ public sealed record Wallet(
     Money LowBalanceThreshold,
     DateTimeOffset LastChangedAt)
 {
-    public long Version { get; set; }
+    public long Version { get; init; }
 
     public string Currency => Balance.Currency;
 
@@ -47,26 +48,32 @@ public sealed record Wallet(
 
     public Wallet Apply(WalletAdjusted e) => this with { Balance = Balance + e.Amount, LastChangedAt = e.AdjustedAt };
 
-    /// <summary>Applies any wallet event; other events leave the wallet as it is.</summary>
-    public Wallet Apply(object e) => e switch
+    public Wallet Apply(UsageRecorded e) => this with { Balance = Balance - e.Amount, LastChangedAt = e.RecordedAt };
+
+    /// <summary>Applies any wallet event and counts it; other events leave the wallet as it is.</summary>
+    public Wallet Apply(object e)
     {
-        CustomerUpdated u => Apply(u),
-        WalletToppedUp t => Apply(t),
-        WalletDebited d => Apply(d),
-        WalletAdjusted a => Apply(a),
-        _ => this,
-    };
-}
+        var next = e switch
+        {
+            CustomerUpdated u => Apply(u),
+            WalletToppedUp t => Apply(t),
+            WalletDebited d => Apply(d),
+            WalletAdjusted a => Apply(a),
+            UsageRecorded u => Apply(u),
+            _ => null,
+        };
+        return next is null ? this : next with { Version = Version + 1 };
+    }
 
-public sealed class WalletProjection : SingleStreamProjection<Wallet, string>
-{
-    public static Wallet Create(CustomerRegistered e) => Wallet.Open(e);
+    /// <summary>Folds a wallet's events in order, starting from the registration that opened it.</summary>
+    public static Wallet? Fold(IEnumerable<object> events)
+    {
+        Wallet? wallet = null;
+        foreach (var e in events)
+        {
+            wallet = e is CustomerRegistered r ? Open(r) with { Version = 1 } : wallet?.Apply(e);
+        }
 
-    public static Wallet Apply(CustomerUpdated e, Wallet wallet) => wallet.Apply(e);
-
-    public static Wallet Apply(WalletToppedUp e, Wallet wallet) => wallet.Apply(e);
-
-    public static Wallet Apply(WalletDebited e, Wallet wallet) => wallet.Apply(e);
-
-    public static Wallet Apply(WalletAdjusted e, Wallet wallet) => wallet.Apply(e);
+        return wallet;
+    }
 }

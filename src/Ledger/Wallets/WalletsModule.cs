@@ -8,7 +8,8 @@ public static class WalletsModule
     public static void Configure(StoreOptions options)
     {
         // Inline: the balance a debit decides on, and the one GET answers, is committed with the event.
-        options.Projections.Add<WalletProjection>(ProjectionLifecycle.Inline);
+        options.Storage.ExtendedSchemaObjects.Add(WalletTable.Definition(options.DatabaseSchemaName));
+        options.Projections.Add(new WalletTable(options.DatabaseSchemaName), ProjectionLifecycle.Inline, WalletTable.ProjectionName);
         options.Schema.For<MoneyCommandReceipt>();
     }
 }

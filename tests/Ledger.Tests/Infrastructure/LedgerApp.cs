@@ -37,6 +37,7 @@ public sealed class LedgerApp : IAsyncLifetime
             web.UseSetting("Ledger:Auth:SigningKey", SigningKey);
             web.UseSetting("Ledger:Durability", "Solo");
             web.UseSetting("Ledger:Roles", "api,projections");
+            web.UseSetting("Ledger:Daemon", "Solo");
         });
     }
 

@@ -1,0 +1,28 @@
+using JasperFx.Events;
+using JasperFx.Events.Projections;
+using Marten;
+using Marten.Events.Projections;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Ledger.Common;
+
+/// <summary>
+/// A projection into plain tables that handles a whole page of events at once, so that a batch
+/// of thousands of usage events becomes a handful of set-based SQL statements queued on the
+/// session (and so committed with the events when inline). Registered as an instance with
+/// <c>options.Projections.Add(projection, lifecycle, name)</c>.
+/// </summary>
+public abstract class SetBasedProjection : IProjection
+{
+    public abstract Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation);
+
+    // Type-based registration (Projections.Add<T>()) is not used for these projections: they are
+    // added as instances, which needs no container.
+    public static void Register<TConcrete>(IServiceCollection collection, ProjectionLifecycle lifecycle,
+        ServiceLifetime lifetime, Action<ProjectionBase>? configure) where TConcrete : class =>
+        throw new NotSupportedException("Register set-based projections as instances.");
+
+    public static void Register<TConcrete, TStore>(IServiceCollection collection, ProjectionLifecycle lifecycle,
+        ServiceLifetime lifetime, Action<ProjectionBase>? configure) where TStore : IDocumentStore where TConcrete : class =>
+        throw new NotSupportedException("Register set-based projections as instances.");
+}

@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Ledger.Common;
+using Ledger.Customers;
+using Ledger.Hosting;
+using Ledger.Plans;
+
+namespace Ledger.Metering.Ingestion;
+
+/// <summary>A usage event that passed validation, with what rating it needs resolved.</summary>
+public sealed record UsageToRecord(
+    string CustomerId,
+    string EventId,
+    string Meter,
+    decimal Quantity,
+    DateTimeOffset OccurredAt,
+    IReadOnlyDictionary<string, string> Dimensions,
+    string Period,
+    int PlanVersion,
+    MeterPrice Price,
+    string Currency,
+    bool Late);
+
+/// <summary>Whole-batch validation: any invalid event refuses the batch, with every error keyed <c>events[i].field</c>.</summary>
+public static class UsageValidation
+{
+    public const int MaxEventsPerBatch = 5000;
+    public const int MaxBodyBytes = 5 * 1024 * 1024;
+    public const int QuantityScale = 6;
+    public const int MaxDimensions = 10;
+    public const int MaxDimensionValueLength = 128;
+    public static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
+
+    /// <summary>The structural checks that need no lookup.</summary>
+    public static void CheckShape(IReadOnlyList<UsageEventInput?> events, DateTimeOffset now, FieldErrors errors)
+    {
+        for (var i = 0; i < events.Count; i++)
+        {
+            var path = $"events[{i}]";
+            var e = events[i];
+            if (e is null)
+            {
+                errors.Add(path, "Is required.");
+                continue;
+            }
+
+            Check.ClientId(errors, $"{path}.id", e.Id);
+            Check.ClientId(errors, $"{path}.customerId", e.CustomerId);
+            Check.ClientId(errors, $"{path}.meter", e.Meter);
+            Check.Decimal(errors, $"{path}.quantity", e.Quantity, QuantityScale, min: 0m);
+
+            if (e.OccurredAt is null) errors.Add($"{path}.occurredAt", "Is required.");
+            else if (!Timestamps.TryParse(e.OccurredAt, out var occurredAt)) errors.Add($"{path}.occurredAt", "Must be an RFC 3339 timestamp with offset.");
+            else if (occurredAt > now + FutureTolerance) errors.Add($"{path}.occurredAt", "Must not be more than 5 minutes in the future.");
+
+            if (e.Dimensions is { } dimensions)
+            {
+                if (dimensions.Count > MaxDimensions) errors.Add($"{path}.dimensions", $"At most {MaxDimensions} dimensions.");
+                foreach (var (key, value) in dimensions)
+                {
+                    if (!ClientIds.IsValid(key)) errors.Add($"{path}.dimensions", $"Dimension names must match ^[A-Za-z0-9._:-]{{1,64}}$ ('{Truncate(key)}').");
+                    else if (value.ValueKind != JsonValueKind.String) errors.Add($"{path}.dimensions.{key}", "Must be a string.");
+                    else if (value.GetString()!.Length > MaxDimensionValueLength) errors.Add($"{path}.dimensions.{key}", $"Must be at most {MaxDimensionValueLength} characters.");
+                }
+            }
+        }
+    }
+
+    /// <summary>Resolves customer, plan version and meter price; unknown ones are errors.</summary>
+    public static List<UsageToRecord> Resolve(IReadOnlyList<UsageEventInput?> events, IReadOnlyDictionary<string, Customer> customers,
+        IReadOnlyDictionary<string, Plan> plans, FieldErrors errors)
+    {
+        var resolved = new List<UsageToRecord>(events.Count);
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i]!;
+            var path = $"events[{i}]";
+            if (!customers.TryGetValue(e.CustomerId!, out var customer))
+            {
+                errors.Add($"{path}.customerId", $"No customer '{e.CustomerId}'.");
+                continue;
+            }
+
+            Timestamps.TryParse(e.OccurredAt, out var occurredAt);
+            var plan = plans[customer.PlanId];
+            var version = plan.VersionAt(occurredAt);
+            if (!version.Meters.TryGetValue(e.Meter!, out var price))
+            {
+                errors.Add($"{path}.meter", $"Meter '{e.Meter}' is not priced by plan '{plan.PlanId}' (version {version.Version}).");
+                continue;
+            }
+
+            DecimalText.TryParse(e.Quantity.Text, out var quantity, out _);
+            var dimensions = e.Dimensions is null or { Count: 0 }
+                ? Empty
+                : e.Dimensions.ToDictionary(d => d.Key, d => d.Value.GetString()!, StringComparer.Ordinal);
+            var period = BillingPeriods.Of(occurredAt, customer.BillingTimeZone);
+            resolved.Add(new UsageToRecord(customer.CustomerId, e.Id!, e.Meter!, quantity, occurredAt, dimensions, period,
+                version.Version, price, customer.Currency, Late: false));
+        }
+
+        return resolved;
+    }
+
+    private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();
+
+    private static string Truncate(string text) => text.Length > 64 ? text[..64] + "…" : text;
+}

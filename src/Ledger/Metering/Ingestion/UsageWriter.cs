@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Threading.Channels;
+using Ledger.Common;
+using Ledger.Hosting;
+using Ledger.Plans;
+using Ledger.Wallets;
+using Marten;
+using Npgsql;
+
+namespace Ledger.Metering.Ingestion;
+
+public sealed record UsageOutcome(int Accepted, int Duplicates);
+
+/// <summary>Who sent a batch, recorded on its events.</summary>
+public sealed record EventActor(string Name, string? CorrelationId, string? CausationId);
+
+/// <summary>
+/// Group commit for usage. Requests (HTTP or Kafka) validate their batch, then queue it here; one
+/// writer drains everything queued and records it in a single PostgreSQL transaction:
+/// dedup by (customer, event id) in the database, rating against the period's running totals,
+/// one usage stream per batch, and the wallet debits through the inline wallet projection. Each
+/// caller gets its own answer when the transaction commits. A group that fails is retried one
+/// batch at a time, so one bad batch cannot fail the others.
+/// </summary>
+public sealed class UsageWriter : BackgroundService
+{
+    public const int MaxEventsPerFlush = 20_000;
+
+    private static readonly Counter<long> Recorded = Observability.Meter.CreateCounter<long>("ledger.usage.recorded", "{event}", "Usage events recorded.");
+    private static readonly Counter<long> Duplicates = Observability.Meter.CreateCounter<long>("ledger.usage.duplicates", "{event}", "Usage events refused as duplicates.");
+    private static readonly Histogram<double> FlushDuration = Observability.Meter.CreateHistogram<double>("ledger.usage.flush.duration", "ms", "Time to record one group of usage batches.");
+
+    private readonly Channel<PendingBatch> _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(1024)
+    {
+        SingleReader = true,
+        FullMode = BoundedChannelFullMode.Wait,
+    });
+
+    private readonly IDocumentStore _store;
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<UsageWriter> _logger;
+    private readonly string _schema;
+
+    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger)
+    {
+        _store = store;
+        _dataSource = dataSource;
+        _clock = clock;
+        _logger = logger;
+        _schema = store.Options.DatabaseSchemaName;
+    }
+
+    /// <summary>Records a validated batch; completes when it is committed (or has failed).</summary>
+    public async Task<UsageOutcome> RecordAsync(IReadOnlyList<UsageToRecord> usage, EventActor actor, string source, CancellationToken cancellation)
+    {
+        if (usage.Count == 0) return new UsageOutcome(0, 0);
+        var batch = new PendingBatch(usage, actor, source);
+        await _queue.Writer.WriteAsync(batch, cancellation);
+        return await batch.Completion.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var reader = _queue.Reader;
+        var group = new List<PendingBatch>();
+        while (await reader.WaitToReadAsync(stoppingToken))
+        {
+            group.Clear();
+            var events = 0;
+            while (events < MaxEventsPerFlush && reader.TryRead(out var batch))
+            {
+                group.Add(batch);
+                events += batch.Usage.Count;
+            }
+
+            await FlushWithFallbackAsync(group, stoppingToken);
+        }
+    }
+
+    private async Task FlushWithFallbackAsync(List<PendingBatch> group, CancellationToken cancellation)
+    {
+        try
+        {
+            await FlushAsync(group, cancellation);
+        }
+        catch (Exception e) when (group.Count > 1 && e is not OperationCanceledException)
+        {
+            _logger.LogWarning(e, "A group of {Count} usage batches failed; recording them one by one", group.Count);
+            foreach (var batch in group) await FlushWithFallbackAsync([batch], cancellation);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Recording a usage batch failed");
+            foreach (var batch in group) batch.Completion.TrySetException(e);
+        }
+    }
+
+    private async Task FlushAsync(IReadOnlyList<PendingBatch> group, CancellationToken cancellation)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var now = _clock.GetUtcNow();
+
+        // Within the group: the first copy of an id wins, in arrival order.
+        var seen = new HashSet<(string, string)>();
+        var candidates = new List<(PendingBatch Batch, UsageToRecord Usage)>();
+        foreach (var batch in group)
+        {
+            foreach (var usage in batch.Usage)
+            {
+                if (seen.Add((usage.CustomerId, usage.EventId))) candidates.Add((batch, usage));
+            }
+        }
+
+        await using var tx = await LedgerTransaction.BeginAsync(_store, _dataSource, cancellation);
+
+        var fresh = await ClaimIdsAsync(tx, candidates.Select(c => c.Usage).ToList(), cancellation);
+        var accepted = candidates.Where(c => fresh.Contains((c.Usage.CustomerId, c.Usage.EventId))).ToList();
+
+        var charges = await RateAsync(tx, accepted.Select(a => a.Usage).ToList(), cancellation);
+        await LockWalletsAsync(tx, accepted.Select(a => a.Usage.CustomerId).Distinct().ToArray(), cancellation);
+
+        var sessions = new List<IDocumentSession>();
+        try
+        {
+            // One session per batch, all in the one transaction: each batch keeps its own actor and trace ids.
+            var rated = accepted.Select((a, i) => (a.Batch, Event: ToEvent(a.Usage, charges[i], a.Batch.Source, now)));
+            foreach (var batchEvents in rated.GroupBy(r => r.Batch))
+            {
+                var batch = batchEvents.Key;
+                var session = _store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(tx.Transaction));
+                sessions.Add(session);
+                session.LastModifiedBy = batch.Actor.Name;
+                session.CorrelationId = batch.Actor.CorrelationId;
+                session.CausationId = batch.Actor.CausationId;
+                session.Events.StartStream(UsageStreams.NewKey(), batchEvents.Select(r => (object)r.Event).ToArray());
+                await session.SaveChangesAsync(cancellation);
+            }
+
+            await tx.Transaction.CommitAsync(cancellation);
+        }
+        finally
+        {
+            foreach (var session in sessions) await session.DisposeAsync();
+        }
+
+        foreach (var batch in group)
+        {
+            var recorded = accepted.Count(a => a.Batch == batch);
+            batch.Completion.TrySetResult(new UsageOutcome(recorded, batch.Usage.Count - recorded));
+            Recorded.Add(recorded);
+            Duplicates.Add(batch.Usage.Count - recorded);
+        }
+
+        FlushDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+
+    private static UsageRecorded ToEvent(UsageToRecord u, decimal amount, string source, DateTimeOffset now) =>
+        new(u.CustomerId, u.EventId, u.Meter, u.Quantity, u.OccurredAt, u.Dimensions, u.Period, u.PlanVersion,
+            new Money(amount, u.Currency), u.Late, source, now);
+
+    /// <summary>Inserts the ids into the dedup table; returns those that were not there yet.</summary>
+    private async Task<HashSet<(string, string)>> ClaimIdsAsync(LedgerTransaction tx, IReadOnlyList<UsageToRecord> usage, CancellationToken cancellation)
+    {
+        var fresh = new HashSet<(string, string)>();
+        if (usage.Count == 0) return fresh;
+
+        await using var command = tx.Command(
+            $"insert into {_schema}.{MeteringSchema.UsageIds} (customer_id, event_id) " +
+            "select * from unnest($1::text[], $2::text[]) on conflict do nothing returning customer_id, event_id");
+        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.CustomerId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.EventId).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) fresh.Add((reader.GetString(0), reader.GetString(1)));
+        return fresh;
+    }
+
+    /// <summary>
+    /// Adds the batch's quantities to the period running totals (row-locked until commit, so
+    /// concurrent writers rate in a single order) and prices each event by the units before it.
+    /// </summary>
+    private async Task<decimal[]> RateAsync(LedgerTransaction tx, IReadOnlyList<UsageToRecord> usage, CancellationToken cancellation)
+    {
+        var charges = new decimal[usage.Count];
+        if (usage.Count == 0) return charges;
+
+        var totals = new Dictionary<(string Customer, string Meter, string Period), decimal>();
+        foreach (var u in usage)
+        {
+            var key = (u.CustomerId, u.Meter, u.Period);
+            totals[key] = totals.GetValueOrDefault(key) + u.Quantity;
+        }
+
+        // One order for every writer, so two writers never wait on each other's rows in a cycle.
+        var keys = totals.Keys
+            .OrderBy(k => k.Customer, StringComparer.Ordinal).ThenBy(k => k.Meter, StringComparer.Ordinal).ThenBy(k => k.Period, StringComparer.Ordinal)
+            .ToList();
+
+        await using var command = tx.Command(
+            $"insert into {_schema}.{MeteringSchema.PeriodTotals} as t (customer_id, meter, period, quantity) " +
+            "select * from unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) " +
+            "on conflict (customer_id, meter, period) do update set quantity = t.quantity + excluded.quantity " +
+            "returning customer_id, meter, period, quantity");
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Customer).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Meter).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Period).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => totals[k]).ToArray() });
+
+        var running = new Dictionary<(string, string, string), decimal>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+        {
+            while (await reader.ReadAsync(cancellation))
+            {
+                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+                running[key] = reader.GetDecimal(3) - totals[key];
+            }
+        }
+
+        for (var i = 0; i < usage.Count; i++)
+        {
+            var u = usage[i];
+            var key = (u.CustomerId, u.Meter, u.Period);
+            var before = running[key];
+            charges[i] = Pricing.RealTimeCharge(u.Price, before, u.Quantity);
+            running[key] = before + u.Quantity;
+        }
+
+        return charges;
+    }
+
+    /// <summary>Takes the wallet rows in one order, so concurrent writers never deadlock on them.</summary>
+    private async Task LockWalletsAsync(LedgerTransaction tx, string[] customers, CancellationToken cancellation)
+    {
+        if (customers.Length == 0) return;
+        await using var command = tx.Command(
+            $"select customer_id from {_schema}.{WalletTable.TableName} where customer_id = any($1) order by customer_id for update");
+        command.Parameters.Add(new NpgsqlParameter { Value = customers });
+        await command.ExecuteNonQueryAsync(cancellation);
+    }
+
+    private sealed class PendingBatch(IReadOnlyList<UsageToRecord> usage, EventActor actor, string source)
+    {
+        public IReadOnlyList<UsageToRecord> Usage { get; } = usage;
+        public EventActor Actor { get; } = actor;
+        public string Source { get; } = source;
+        public TaskCompletionSource<UsageOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+public static class UsageStreams
+{
+    /// <summary>A usage stream per accepted batch; time-ordered keys keep the stream table's index append-only.</summary>
+    public static string NewKey() => "usage/" + Guid.CreateVersion7().ToString("N");
+}

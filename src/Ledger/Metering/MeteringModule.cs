@@ -1,0 +1,46 @@
+using JasperFx.Events.Projections;
+using Ledger.Metering.Ingestion;
+using Ledger.Metering.Rollups;
+using Ledger.Wallets;
+using Marten;
+using Npgsql;
+
+namespace Ledger.Metering;
+
+public static class MeteringModule
+{
+    public static void Configure(StoreOptions options)
+    {
+        var schema = options.DatabaseSchemaName;
+        options.Events.AddEventType<UsageRecorded>();
+        foreach (var table in MeteringSchema.Tables(schema)) options.Storage.ExtendedSchemaObjects.Add(table);
+        options.Storage.ExtendedSchemaObjects.Add(UsageRollups.Definition(schema));
+
+        // Async: rollups are analytics; keeping them off the ingestion transaction keeps ingestion fast.
+        options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Async, UsageRollups.ProjectionName);
+    }
+
+    public static IServiceCollection AddMetering(this IServiceCollection services)
+    {
+        services.AddSingleton<UsageWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<UsageWriter>());
+        services.AddHostedService<EventIndexes>();
+        return services;
+    }
+
+    /// <summary>
+    /// Indexes on Marten's event table that the ledger's queries need (Marten does not declare
+    /// expression indexes on it). Runs after Marten has applied its schema at start-up.
+    /// </summary>
+    private sealed class EventIndexes(IDocumentStore store, NpgsqlDataSource dataSource) : IHostedService
+    {
+        public async Task StartAsync(CancellationToken cancellationToken)
+        {
+            await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+            await using var command = dataSource.CreateCommand(WalletHistory.IndexDdl(store.Options.DatabaseSchemaName));
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

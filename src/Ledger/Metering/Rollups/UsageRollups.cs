@@ -1,0 +1,72 @@
+using JasperFx.Events;
+using Ledger.Common;
+using Marten;
+using Weasel.Postgresql;
+using Weasel.Postgresql.Tables;
+
+namespace Ledger.Metering.Rollups;
+
+/// <summary>
+/// Hourly usage buckets (UTC) per customer, meter and dimension value, with quantity and rated
+/// amount; day and month answers are sums of hours. Kept by the async daemon from the usage
+/// events, one upsert per page of events. Dimension '' holds the totals without grouping.
+/// </summary>
+public sealed class UsageRollups : SetBasedProjection
+{
+    public const string ProjectionName = "UsageRollups";
+    public const string TableName = "usage_rollups";
+
+    private readonly string _table;
+
+    public UsageRollups(string schema) => _table = $"{schema}.{TableName}";
+
+    public static Table Definition(string schema)
+    {
+        var table = new Table(new PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("customer_id").AsPrimaryKey();
+        table.AddColumn<string>("dimension").AsPrimaryKey();
+        table.AddColumn<string>("meter").AsPrimaryKey();
+        table.AddColumn("bucket_start", "timestamptz").AsPrimaryKey();
+        table.AddColumn<string>("dimension_value").AsPrimaryKey();
+        table.AddColumn("quantity", "numeric(28,6)").NotNull();
+        table.AddColumn("amount", "numeric(28,6)").NotNull();
+        return table;
+    }
+
+    public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    {
+        var buckets = new Dictionary<(string Customer, string Dimension, string Meter, DateTimeOffset Hour, string Value), (decimal Quantity, decimal Amount)>();
+        void Add((string, string, string, DateTimeOffset, string) key, decimal quantity, decimal amount)
+        {
+            var (q, a) = buckets.GetValueOrDefault(key);
+            buckets[key] = (q + quantity, a + amount);
+        }
+
+        foreach (var e in events)
+        {
+            if (e.Data is not UsageRecorded u) continue;
+            var hour = HourOf(u.OccurredAt);
+            Add((u.CustomerId, "", u.Meter, hour, ""), u.Quantity, u.Amount.Amount);
+            foreach (var (dimension, value) in u.Dimensions) Add((u.CustomerId, dimension, u.Meter, hour, value), u.Quantity, u.Amount.Amount);
+        }
+
+        if (buckets.Count == 0) return Task.CompletedTask;
+
+        var rows = buckets.ToList();
+        operations.QueueSqlCommand(
+            $"insert into {_table} as r (customer_id, dimension, meter, bucket_start, dimension_value, quantity, amount) " +
+            "select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::numeric[], ?::numeric[]) " +
+            "on conflict (customer_id, dimension, meter, bucket_start, dimension_value) " +
+            "do update set quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount",
+            rows.Select(r => r.Key.Customer).ToArray(), rows.Select(r => r.Key.Dimension).ToArray(), rows.Select(r => r.Key.Meter).ToArray(),
+            rows.Select(r => r.Key.Hour).ToArray(), rows.Select(r => r.Key.Value).ToArray(),
+            rows.Select(r => r.Value.Quantity).ToArray(), rows.Select(r => r.Value.Amount).ToArray());
+        return Task.CompletedTask;
+    }
+
+    public static DateTimeOffset HourOf(DateTimeOffset instant)
+    {
+        var utc = instant.ToUniversalTime();
+        return new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
+    }
+}

@@ -1,0 +1,144 @@
+using JasperFx.Events;
+using Ledger.Common;
+using Ledger.Customers;
+using Ledger.Metering;
+using Marten;
+using Npgsql;
+using Weasel.Postgresql.Tables;
+
+namespace Ledger.Wallets;
+
+/// <summary>
+/// The wallets table: one row per customer with the balance every command decides on and every
+/// GET reads. It is an inline projection of the wallet's events — the customer's own stream and
+/// the usage it is charged — so it is written in the same transaction as those events, with one
+/// statement per kind of change however many events a batch holds. <c>version</c> counts the
+/// wallet's events.
+/// </summary>
+public sealed class WalletTable : SetBasedProjection
+{
+    public const string ProjectionName = "Wallets";
+    public const string TableName = "wallets";
+
+    private readonly string _table;
+
+    public WalletTable(string schema) => _table = $"{schema}.{TableName}";
+
+    public static Table Definition(string schema)
+    {
+        var table = new Table(new Weasel.Postgresql.PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("customer_id").AsPrimaryKey();
+        table.AddColumn<string>("currency").NotNull();
+        table.AddColumn("balance", "numeric(28,6)").NotNull();
+        table.AddColumn("credit_limit", "numeric(28,6)").NotNull();
+        table.AddColumn("low_balance_threshold", "numeric(28,6)").NotNull();
+        table.AddColumn<long>("version").NotNull();
+        table.AddColumn("last_changed_at", "timestamptz").NotNull();
+        return table;
+    }
+
+    public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    {
+        var opened = new List<CustomerRegistered>();
+        var changes = new Dictionary<string, Change>(StringComparer.Ordinal);
+
+        foreach (var e in events)
+        {
+            switch (e.Data)
+            {
+                case CustomerRegistered r:
+                    opened.Add(r);
+                    break;
+                case CustomerUpdated u:
+                    Track(changes, u.CustomerId, 0m, u.UpdatedAt).Terms = (u.CreditLimit.Amount, u.LowBalanceThreshold.Amount);
+                    break;
+                case WalletToppedUp t:
+                    Track(changes, t.CustomerId, t.Amount.Amount, t.ToppedUpAt);
+                    break;
+                case WalletDebited d:
+                    Track(changes, d.CustomerId, -d.Amount.Amount, d.DebitedAt);
+                    break;
+                case WalletAdjusted a:
+                    Track(changes, a.CustomerId, a.Amount.Amount, a.AdjustedAt);
+                    break;
+                case UsageRecorded u:
+                    Track(changes, u.CustomerId, -u.Amount.Amount, u.RecordedAt);
+                    break;
+            }
+        }
+
+        if (opened.Count > 0)
+        {
+            operations.QueueSqlCommand(
+                $"insert into {_table} (customer_id, currency, balance, credit_limit, low_balance_threshold, version, last_changed_at) " +
+                "select c, cur, 0, cl, th, 1, at from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::timestamptz[]) as t(c, cur, cl, th, at) " +
+                "on conflict (customer_id) do nothing",
+                Param(opened.Select(o => o.CustomerId)), Param(opened.Select(o => o.Currency)),
+                Param(opened.Select(o => o.CreditLimit.Amount)), Param(opened.Select(o => o.LowBalanceThreshold.Amount)),
+                Param(opened.Select(o => o.RegisteredAt)));
+        }
+
+        if (changes.Count > 0)
+        {
+            var rows = changes.OrderBy(c => c.Key, StringComparer.Ordinal).ToList();
+            operations.QueueSqlCommand(
+                $"update {_table} w set balance = w.balance + d.delta, version = w.version + d.n, " +
+                "last_changed_at = greatest(w.last_changed_at, d.at), " +
+                "credit_limit = coalesce(d.cl, w.credit_limit), low_balance_threshold = coalesce(d.th, w.low_balance_threshold) " +
+                "from unnest(?::text[], ?::numeric[], ?::bigint[], ?::timestamptz[], ?::numeric[], ?::numeric[]) as d(c, delta, n, at, cl, th) " +
+                "where w.customer_id = d.c",
+                Param(rows.Select(r => r.Key)), Param(rows.Select(r => r.Value.Delta)), Param(rows.Select(r => r.Value.Count)),
+                Param(rows.Select(r => r.Value.At)), Param(rows.Select(r => r.Value.Terms?.CreditLimit)),
+                Param(rows.Select(r => r.Value.Terms?.Threshold)));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static Change Track(Dictionary<string, Change> changes, string customerId, decimal delta, DateTimeOffset at)
+    {
+        if (!changes.TryGetValue(customerId, out var change)) changes[customerId] = change = new Change();
+        change.Delta += delta;
+        change.Count++;
+        if (at > change.At) change.At = at;
+        return change;
+    }
+
+    // Marten binds these as typed arrays; the SQL casts them so the types never depend on inference.
+    private static string[] Param(IEnumerable<string> values) => values.ToArray();
+
+    private static decimal[] Param(IEnumerable<decimal> values) => values.ToArray();
+
+    private static decimal?[] Param(IEnumerable<decimal?> values) => values.ToArray();
+
+    private static long[] Param(IEnumerable<long> values) => values.ToArray();
+
+    private static DateTimeOffset[] Param(IEnumerable<DateTimeOffset> values) => values.Select(v => v.ToUniversalTime()).ToArray();
+
+    private sealed class Change
+    {
+        public decimal Delta;
+        public long Count;
+        public DateTimeOffset At = DateTimeOffset.MinValue;
+        public (decimal CreditLimit, decimal Threshold)? Terms;
+    }
+
+    /// <summary>Reads a wallet; with <paramref name="forUpdate"/>, locks its row until the transaction ends.</summary>
+    public static async Task<Wallet?> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string schema,
+        string customerId, bool forUpdate, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            $"select currency, balance, credit_limit, low_balance_threshold, version, last_changed_at from {schema}.{TableName} " +
+            "where customer_id = $1" + (forUpdate ? " for update" : "");
+        command.Parameters.Add(new NpgsqlParameter { Value = customerId });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        if (!await reader.ReadAsync(cancellation)) return null;
+
+        var currency = reader.GetString(0);
+        return new Wallet(StreamKeys.Customer(customerId), customerId, new Money(reader.GetDecimal(1), currency),
+            new Money(reader.GetDecimal(2), currency), new Money(reader.GetDecimal(3), currency),
+            new DateTimeOffset(reader.GetDateTime(5), TimeSpan.Zero)) { Version = reader.GetInt64(4) };
+    }
+}
