@@ -104,7 +104,7 @@ public static class RegisterCustomerEndpoint
     [JsonRequestBody(typeof(RegisterCustomerRequest))]
     [Tags("Customers")]
     public static async Task<IResult> Put(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource,
-        TimeProvider clock)
+        TimeProvider clock, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "customerId", customerId);
@@ -147,6 +147,7 @@ public static class RegisterCustomerEndpoint
             case CustomerDecision.Updated updated:
                 session.Events.Append(key, updated.Event);
                 await tx.CommitAsync(cancellation);
+                directory.Evict(customerId: customerId);
                 return Results.Ok(CustomerResponse.From(existing!.Apply(updated.Event)));
             default:
                 throw new InvalidOperationException("Unknown customer decision.");

@@ -125,6 +125,12 @@ public static class Check
         }
     }
 
+    /// <summary>
+    /// The largest magnitude any amount or quantity may have, so that running totals and balances
+    /// (numeric(28,6) in PostgreSQL) can never overflow.
+    /// </summary>
+    public const decimal MaxMagnitude = 1_000_000_000_000_000m;
+
     /// <summary>Parses a decimal string; adds an error and returns null when it is not one.</summary>
     public static decimal? Decimal(FieldErrors errors, string field, DecimalText value, int maxScale,
         bool required = true, decimal? min = null, bool allowZero = true, bool positive = false)
@@ -144,6 +150,12 @@ public static class Check
         if (scale > maxScale)
         {
             errors.Add(field, $"Must have at most {maxScale} decimal places.");
+            return null;
+        }
+
+        if (Math.Abs(parsed) > MaxMagnitude)
+        {
+            errors.Add(field, "Must be at most 1000000000000000 in magnitude.");
             return null;
         }
 

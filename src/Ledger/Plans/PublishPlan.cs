@@ -163,7 +163,8 @@ public static class PublishPlanEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(PublishPlanRequest))]
     [Tags("Plans")]
-    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentSession session, TimeProvider clock)
+    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentSession session, TimeProvider clock,
+        Ledger.Metering.Ingestion.CustomerDirectory directory)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "planId", planId);
@@ -206,6 +207,7 @@ public static class PublishPlanEndpoint
             draft.Meters, draft.EffectiveFrom ?? now, now);
         stream.AppendOne(published);
         await session.SaveChangesAsync(http.RequestAborted);
+        directory.Evict(planId: planId);
 
         var updated = plan?.Apply(published) ?? Plan.Create(published);
         return plan is null

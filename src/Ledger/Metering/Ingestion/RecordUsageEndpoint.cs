@@ -23,7 +23,7 @@ public static class RecordUsageEndpoint
     [Authorize(Policy = Scopes.UsageWrite)]
     [JsonRequestBody(typeof(UsageBatchRequest))]
     [Tags("Usage")]
-    public static async Task<IResult> Post(HttpContext http, IQuerySession session, UsageWriter writer, TimeProvider clock)
+    public static async Task<IResult> Post(HttpContext http, CustomerDirectory directory, UsageWriter writer, TimeProvider clock)
     {
         var raw = await JsonBody.ReadBytesAsync(http.Request, UsageValidation.MaxBodyBytes, CloudEventsBatch);
         if (raw.Problem is not null) return raw.Problem;
@@ -43,7 +43,7 @@ public static class RecordUsageEndpoint
             events = body.Value.Events;
         }
 
-        var result = await RecordAsync(events, session, writer, clock, Actor(http), "http", http.RequestAborted);
+        var result = await RecordAsync(events, directory, writer, clock, Actor(http), "http", http.RequestAborted);
         return result.Problem ?? Results.Ok(new UsageBatchResponse(result.Outcome!.Accepted, result.Outcome.Duplicates));
     }
 
@@ -56,7 +56,7 @@ public static class RecordUsageEndpoint
 
     /// <summary>The path every usage batch takes, whichever transport brought it.</summary>
     public static async Task<(UsageOutcome? Outcome, IResult? Problem)> RecordAsync(IReadOnlyList<UsageEventInput?> events,
-        IQuerySession session, UsageWriter writer, TimeProvider clock, EventActor actor, string source, CancellationToken cancellation)
+        CustomerDirectory directory, UsageWriter writer, TimeProvider clock, EventActor actor, string source, CancellationToken cancellation)
     {
         if (events.Count == 0) return (new UsageOutcome(0, 0), null);
         if (events.Count > UsageValidation.MaxEventsPerBatch)
@@ -69,10 +69,7 @@ public static class RecordUsageEndpoint
         UsageValidation.CheckShape(events, clock.GetUtcNow(), errors);
         if (errors.Any) return (null, errors.ToProblem());
 
-        var customerKeys = events.Select(e => StreamKeys.Customer(e!.CustomerId!)).Distinct().ToArray();
-        var customers = (await session.LoadManyAsync<Customer>(cancellation, customerKeys)).ToDictionary(c => c.CustomerId, StringComparer.Ordinal);
-        var planKeys = customers.Values.Select(c => StreamKeys.Plan(c.PlanId)).Distinct().ToArray();
-        var plans = (await session.LoadManyAsync<Plan>(cancellation, planKeys)).ToDictionary(p => p.PlanId, StringComparer.Ordinal);
+        var (customers, plans) = await directory.LookupAsync(events.Select(e => e!.CustomerId!), cancellation);
 
         var usage = UsageValidation.Resolve(events, customers, plans, errors);
         if (errors.Any) return (null, errors.ToProblem());

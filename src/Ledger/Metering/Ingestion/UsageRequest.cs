@@ -11,7 +11,7 @@ public sealed record UsageEventInput(
     string? Meter,
     DecimalText Quantity,
     string? OccurredAt,
-    Dictionary<string, JsonElement>? Dimensions);
+    Dictionary<string, string>? Dimensions);
 
 public sealed record UsageBatchRequest(List<UsageEventInput?>? Events);
 
@@ -32,7 +32,7 @@ public sealed record CloudEventInput(
     public UsageEventInput ToUsage()
     {
         var quantity = new DecimalText("1");
-        var dimensions = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        var dimensions = new Dictionary<string, string>(StringComparer.Ordinal);
         if (Data.ValueKind == JsonValueKind.Object)
         {
             foreach (var property in Data.EnumerateObject())
@@ -48,7 +48,7 @@ public sealed record CloudEventInput(
                 }
                 else if (property.Value.ValueKind == JsonValueKind.String)
                 {
-                    dimensions[property.Name] = property.Value;
+                    dimensions[property.Name] = property.Value.GetString()!;
                 }
             }
         }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Ledger.Common;
 using Ledger.Customers;
 using Ledger.Hosting;
@@ -58,8 +57,8 @@ public static class UsageValidation
                 foreach (var (key, value) in dimensions)
                 {
                     if (!ClientIds.IsValid(key)) errors.Add($"{path}.dimensions", $"Dimension names must match ^[A-Za-z0-9._:-]{{1,64}}$ ('{Truncate(key)}').");
-                    else if (value.ValueKind != JsonValueKind.String) errors.Add($"{path}.dimensions.{key}", "Must be a string.");
-                    else if (value.GetString()!.Length > MaxDimensionValueLength) errors.Add($"{path}.dimensions.{key}", $"Must be at most {MaxDimensionValueLength} characters.");
+                    else if (value is null) errors.Add($"{path}.dimensions.{key}", "Must be a string.");
+                    else if (value.Length > MaxDimensionValueLength) errors.Add($"{path}.dimensions.{key}", $"Must be at most {MaxDimensionValueLength} characters.");
                 }
             }
         }
@@ -92,7 +91,7 @@ public static class UsageValidation
             DecimalText.TryParse(e.Quantity.Text, out var quantity, out _);
             var dimensions = e.Dimensions is null or { Count: 0 }
                 ? Empty
-                : e.Dimensions.ToDictionary(d => d.Key, d => d.Value.GetString()!, StringComparer.Ordinal);
+                : e.Dimensions;
             var period = BillingPeriods.Of(occurredAt, customer.BillingTimeZone);
             resolved.Add(new UsageToRecord(customer.CustomerId, e.Id!, e.Meter!, quantity, occurredAt, dimensions, period,
                 version.Version, price, customer.Currency, Late: false));

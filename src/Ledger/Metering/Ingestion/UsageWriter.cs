@@ -33,9 +33,11 @@ public sealed class UsageWriter : BackgroundService
 
     private readonly Channel<PendingBatch> _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(1024)
     {
-        SingleReader = true,
+        SingleReader = false,
         FullMode = BoundedChannelFullMode.Wait,
     });
+
+    private readonly int _writers;
 
     private readonly IDocumentStore _store;
     private readonly NpgsqlDataSource _dataSource;
@@ -43,8 +45,11 @@ public sealed class UsageWriter : BackgroundService
     private readonly ILogger<UsageWriter> _logger;
     private readonly string _schema;
 
-    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger)
+    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration)
     {
+        // Two writers let one group's SQL run while the next group is prepared; every lock is taken
+        // in one global order (ids, running totals, wallets), so concurrent writers cannot deadlock.
+        _writers = int.TryParse(configuration["Ledger:Ingestion:Writers"], out var writers) && writers > 0 ? writers : 1;
         _store = store;
         _dataSource = dataSource;
         _clock = clock;
@@ -61,7 +66,10 @@ public sealed class UsageWriter : BackgroundService
         return await batch.Completion.Task;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, _writers).Select(_ => Task.Run(() => DrainAsync(stoppingToken), stoppingToken)));
+
+    private async Task DrainAsync(CancellationToken stoppingToken)
     {
         var reader = _queue.Reader;
         var group = new List<PendingBatch>();
@@ -134,12 +142,12 @@ public sealed class UsageWriter : BackgroundService
                 session.LastModifiedBy = batch.Actor.Name;
                 session.CorrelationId = batch.Actor.CorrelationId;
                 session.CausationId = batch.Actor.CausationId;
-                session.Events.StartStream(UsageStreams.NewKey(), batchEvents.Select(r => (object)r.Event).ToArray());
+                session.Events.Append(UsageStreams.NewKey(), batchEvents.Select(r => (object)r.Event).ToArray());
                 await session.SaveChangesAsync(cancellation);
             }
 
-            await tx.Transaction.CommitAsync(cancellation);
-        }
+                await tx.Transaction.CommitAsync(cancellation);
+            }
         finally
         {
             foreach (var session in sessions) await session.DisposeAsync();
@@ -165,12 +173,13 @@ public sealed class UsageWriter : BackgroundService
     {
         var fresh = new HashSet<(string, string)>();
         if (usage.Count == 0) return fresh;
+        var ordered = usage.OrderBy(u => u.CustomerId, StringComparer.Ordinal).ThenBy(u => u.EventId, StringComparer.Ordinal).ToList();
 
         await using var command = tx.Command(
             $"insert into {_schema}.{MeteringSchema.UsageIds} (customer_id, event_id) " +
             "select * from unnest($1::text[], $2::text[]) on conflict do nothing returning customer_id, event_id");
-        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.CustomerId).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = usage.Select(u => u.EventId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = ordered.Select(u => u.CustomerId).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = ordered.Select(u => u.EventId).ToArray() });
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation)) fresh.Add((reader.GetString(0), reader.GetString(1)));
         return fresh;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Ingestion benchmark: starts its own PostgreSQL (fsync on, as in production), the service in
+# Release on loopback, and the load program, which also measures the raw-COPY and plain-Marten
+# baselines in the same run. Settings: BENCH_SECONDS (30), BENCH_CLIENTS (8), BENCH_CUSTOMERS (1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+work=$(mktemp -d /tmp/ledger-bench.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  trap - EXIT INT TERM
+  [ -n "${service_pid:-}" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+  stop_postgres "$work/pg"
+  cp "$work/pg/pg.log" /tmp/ledger-bench-pg.log 2>/dev/null || true
+  cp "$work/service.log" /tmp/ledger-bench-service.log 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+ensure_postgres_installed
+pg_port=$(free_port)
+# shellcheck disable=SC2086
+start_postgres "$work/pg" "$pg_port" -c shared_buffers=512MB -c max_wal_size=4GB ${BENCH_PG_OPTS:-}
+database="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres"
+if [ "${BENCH_PGSS:-}" = 1 ]; then as_pg_user "$(find_pg_bin)/psql" -h "$work/pg" -p "$pg_port" -U postgres -d ledger -qc "create extension if not exists pg_stat_statements" >/dev/null; fi
+
+dotnet publish src/Ledger/Ledger.csproj -c Release -o "$work/service" -v quiet -nologo -clp:ErrorsOnly
+dotnet build benchmarks/Ledger.Benchmarks/Ledger.Benchmarks.csproj -c Release -v quiet -nologo -clp:ErrorsOnly
+
+service_port=$(free_port)
+export LEDGER_CONNECTION="$database" Ledger__Auth__SigningKey="bench-signing-key-0123456789abcdef-0123456789"
+export ASPNETCORE_URLS="http://127.0.0.1:$service_port" Ledger__Daemon="${BENCH_DAEMON:-Solo}" Ledger__Durability=Solo
+export Logging__LogLevel__Default=Warning
+dotnet "$work/service/Ledger.dll" > "$work/service.log" 2>&1 &
+service_pid=$!
+for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$service_port/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
+
+BENCH_TOKEN=$(dotnet "$work/service/Ledger.dll" token --scope admin --sub bench) \
+BENCH_URL="http://127.0.0.1:$service_port" BENCH_DATABASE="$database" BENCH_SERVICE_PID=$service_pid \
+  dotnet benchmarks/Ledger.Benchmarks/bin/Release/net10.0/Ledger.Benchmarks.dll
