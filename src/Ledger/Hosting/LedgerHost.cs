@@ -3,6 +3,7 @@ using HealthChecks.NpgSql;
 using JasperFx;
 using JasperFx.Events;
 using Ledger.Customers;
+using Ledger.Invoicing;
 using Ledger.Metering;
 using Npgsql;
 using Ledger.Plans;
@@ -58,6 +59,7 @@ public static class LedgerHost
                 CustomersModule.Configure(options);
                 WalletsModule.Configure(options);
                 MeteringModule.Configure(options);
+                InvoicingModule.Configure(options);
             })
             .UseNpgsqlDataSource()
             .AddAsyncDaemon(DaemonMode(configuration, roles))
@@ -66,6 +68,7 @@ public static class LedgerHost
             .ApplyAllDatabaseChangesOnStartup();
 
         builder.Services.AddMetering();
+        builder.Services.AddInvoicing();
 
         builder.Host.UseWolverine(options =>
         {

@@ -1,5 +1,6 @@
 using Ledger.Common;
 using Ledger.Customers;
+using Ledger.Invoicing;
 using Ledger.Metering;
 
 namespace Ledger.Wallets;
@@ -50,6 +51,8 @@ public sealed record Wallet(
 
     public Wallet Apply(UsageRecorded e) => this with { Balance = Balance - e.Amount, LastChangedAt = e.RecordedAt };
 
+    public Wallet Apply(PeriodSettled e) => this with { Balance = Balance - e.Amount, LastChangedAt = e.SettledAt };
+
     /// <summary>Applies any wallet event and counts it; other events leave the wallet as it is.</summary>
     public Wallet Apply(object e)
     {
@@ -60,6 +63,7 @@ public sealed record Wallet(
             WalletDebited d => Apply(d),
             WalletAdjusted a => Apply(a),
             UsageRecorded u => Apply(u),
+            PeriodSettled p => Apply(p),
             _ => null,
         };
         return next is null ? this : next with { Version = Version + 1 };

@@ -1,6 +1,7 @@
 using JasperFx.Events;
 using Ledger.Common;
 using Ledger.Customers;
+using Ledger.Invoicing;
 using Ledger.Metering;
 using Marten;
 using Npgsql;
@@ -63,6 +64,9 @@ public sealed class WalletTable : SetBasedProjection
                     break;
                 case UsageRecorded u:
                     Track(changes, u.CustomerId, -u.Amount.Amount, u.RecordedAt);
+                    break;
+                case PeriodSettled p:
+                    Track(changes, p.CustomerId, -p.Amount.Amount, p.SettledAt);
                     break;
             }
         }

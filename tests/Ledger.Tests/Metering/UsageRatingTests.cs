@@ -75,6 +75,28 @@ public class UsageRatingTests(LedgerApp app)
     }
 
     [Fact]
+    public async Task Usage_whose_charge_is_beyond_what_the_ledger_can_hold_is_a_400_not_a_server_error()
+    {
+        // Both numbers are within the 1e15 cap on quantities and prices, but the charge is 1e24:
+        // more than a balance or rated amount (numeric(28,6), at most 22 integer digits) can hold.
+        var planId = LedgerApp.NewId("plan");
+        (await _admin.PutJson($"/v1/plans/{planId}", Api.StarterPlan.Replace("\"0.115\"", "\"1000000000\""))).Status.ShouldBe(HttpStatusCode.Created);
+        var customer = LedgerApp.NewId("cust");
+        (await _admin.PutJson($"/v1/customers/{customer}", $$"""
+            { "name": "Acme Pvt Ltd", "planId": "{{planId}}", "currency": "INR",
+              "creditLimit": "0.00", "lowBalanceThreshold": "100.00", "billingTimeZone": "Asia/Kolkata" }
+            """)).Status.ShouldBe(HttpStatusCode.Created);
+
+        var (status, problem, _) = await app.Client("usage:write").PostUsageAsync(Batch(
+            Event("huge-1", customer, "otp.whatsapp", "1000000000000000", "2026-11-10T10:00:00Z")));
+
+        status.ShouldBe(HttpStatusCode.BadRequest, problem?.ToJsonString());
+        problem!["errors"]!["events[0].quantity"].ShouldNotBeNull(problem.ToJsonString());
+        (await app.UsageEventCountAsync(customer)).ShouldBe(0);
+        (await _admin.WalletAsync(customer)).Str("balance").ShouldBe("0.000000");
+    }
+
+    [Fact]
     public async Task A_customer_moved_to_another_plan_is_rated_on_it_at_once()
     {
         var customer = await _admin.NewCustomerAsync();

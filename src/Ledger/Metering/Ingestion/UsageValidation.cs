@@ -14,6 +14,7 @@ public sealed record UsageToRecord(
     DateTimeOffset OccurredAt,
     IReadOnlyDictionary<string, string> Dimensions,
     string Period,
+    string PlanId,
     int PlanVersion,
     MeterPrice Price,
     string Currency,
@@ -89,15 +90,33 @@ public static class UsageValidation
             }
 
             DecimalText.TryParse(e.Quantity.Text, out var quantity, out _);
+            if (!ChargeFits(price, quantity))
+            {
+                errors.Add($"{path}.quantity", "The charge for this quantity would exceed what the ledger can hold (1000000000000000).");
+                continue;
+            }
+
             var dimensions = e.Dimensions is null or { Count: 0 }
                 ? Empty
                 : e.Dimensions;
             var period = BillingPeriods.Of(occurredAt, customer.BillingTimeZone);
             resolved.Add(new UsageToRecord(customer.CustomerId, e.Id!, e.Meter!, quantity, occurredAt, dimensions, period,
-                version.Version, price, customer.Currency, Late: false));
+                plan.PlanId, version.Version, price, customer.Currency, Late: false));
         }
 
         return resolved;
+    }
+
+    /// <summary>Whether the largest charge these units could cost stays within <see cref="Check.MaxMagnitude"/>.</summary>
+    public static bool ChargeFits(MeterPrice price, decimal quantity)
+    {
+        var (units, unitPrice) = price.Model switch
+        {
+            PricingModel.Package => (Math.Ceiling(quantity / price.PackageSize!.Value) + 1, price.PackagePrice!.Value),
+            PricingModel.Flat => (quantity, price.UnitPrice!.Value),
+            _ => (quantity, price.Tiers!.Max(t => t.UnitPrice)),
+        };
+        return unitPrice == 0m || units <= Check.MaxMagnitude / unitPrice;
     }
 
     private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();

@@ -126,8 +126,11 @@ public sealed class UsageWriter : BackgroundService
         var fresh = await ClaimIdsAsync(tx, candidates.Select(c => c.Usage).ToList(), cancellation);
         var accepted = candidates.Where(c => fresh.Contains((c.Usage.CustomerId, c.Usage.EventId))).ToList();
 
-        var charges = await RateAsync(tx, accepted.Select(a => a.Usage).ToList(), cancellation);
+        // Wallet rows first (the order every writer uses), then the periods: a close holds the same
+        // row, so what is read here about closed periods cannot change until this transaction ends.
         await LockWalletsAsync(tx, accepted.Select(a => a.Usage.CustomerId).Distinct().ToArray(), cancellation);
+        accepted = await AssignBillingPeriodsAsync(tx, accepted, cancellation);
+        var charges = await RateAsync(tx, accepted.Select(a => a.Usage).ToList(), cancellation);
 
         var sessions = new List<IDocumentSession>();
         try
@@ -165,7 +168,7 @@ public sealed class UsageWriter : BackgroundService
     }
 
     private static UsageRecorded ToEvent(UsageToRecord u, decimal amount, string source, DateTimeOffset now) =>
-        new(u.CustomerId, u.EventId, u.Meter, u.Quantity, u.OccurredAt, u.Dimensions, u.Period, u.PlanVersion,
+        new(u.CustomerId, u.EventId, u.Meter, u.Quantity, u.OccurredAt, u.Dimensions, u.Period, u.PlanId, u.PlanVersion,
             new Money(amount, u.Currency), u.Late, source, now);
 
     /// <summary>Inserts the ids into the dedup table; returns those that were not there yet.</summary>
@@ -236,6 +239,52 @@ public sealed class UsageWriter : BackgroundService
         }
 
         return charges;
+    }
+
+    /// <summary>
+    /// Usage whose own period is already closed for its customer is billed in the earliest later
+    /// period that is not, and marked late.
+    /// </summary>
+    private async Task<List<(PendingBatch Batch, UsageToRecord Usage)>> AssignBillingPeriodsAsync(LedgerTransaction tx,
+        List<(PendingBatch Batch, UsageToRecord Usage)> accepted, CancellationToken cancellation)
+    {
+        var closed = new HashSet<string>(StringComparer.Ordinal);
+        var probed = new HashSet<string>(StringComparer.Ordinal);
+        var probe = accepted.Select(a => Invoicing.Invoice.IdFor(a.Usage.Period, a.Usage.CustomerId)).Distinct().ToList();
+        while (probe.Count > 0)
+        {
+            probed.UnionWith(probe);
+            await using var command = tx.Command($"select id from {_schema}.mt_doc_invoice where id = any($1)");
+            command.Parameters.Add(new NpgsqlParameter { Value = probe.ToArray() });
+            var found = 0;
+            await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            {
+                while (await reader.ReadAsync(cancellation))
+                {
+                    closed.Add(reader.GetString(0));
+                    found++;
+                }
+            }
+
+            if (found == 0) break;
+            // A closed period sends its usage to the next period: ask about those in turn.
+            probe = accepted.Select(a => Invoicing.Invoice.IdFor(NextOpen(a.Usage, closed), a.Usage.CustomerId))
+                .Where(id => !probed.Contains(id)).Distinct().ToList();
+        }
+
+        if (closed.Count == 0) return accepted;
+        return accepted.Select(a =>
+        {
+            var billed = NextOpen(a.Usage, closed);
+            return billed == a.Usage.Period ? a : (a.Batch, a.Usage with { Period = billed, Late = true });
+        }).ToList();
+    }
+
+    private static string NextOpen(UsageToRecord usage, HashSet<string> closedInvoices)
+    {
+        var period = usage.Period;
+        while (closedInvoices.Contains(Invoicing.Invoice.IdFor(period, usage.CustomerId))) period = BillingPeriods.Next(period);
+        return period;
     }
 
     /// <summary>Takes the wallet rows in one order, so concurrent writers never deadlock on them.</summary>

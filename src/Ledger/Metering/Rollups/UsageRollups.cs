@@ -15,6 +15,7 @@ public sealed class UsageRollups : SetBasedProjection
 {
     public const string ProjectionName = "UsageRollups";
     public const string TableName = "usage_rollups";
+    public const string LateDimension = "late";
 
     private readonly string _table;
 
@@ -48,6 +49,8 @@ public sealed class UsageRollups : SetBasedProjection
             var hour = HourOf(u.OccurredAt);
             Add((u.CustomerId, "", u.Meter, hour, ""), u.Quantity, u.Amount.Amount);
             foreach (var (dimension, value) in u.Dimensions) Add((u.CustomerId, dimension, u.Meter, hour, value), u.Quantity, u.Amount.Amount);
+            // Late usage (billed in a later period than its own) is findable with groupBy=late.
+            if (u.Late) Add((u.CustomerId, LateDimension, u.Meter, hour, "true"), u.Quantity, u.Amount.Amount);
         }
 
         if (buckets.Count == 0) return Task.CompletedTask;

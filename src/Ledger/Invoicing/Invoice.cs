@@ -1,0 +1,26 @@
+using JasperFx.Events;
+using Marten;
+using Marten.Events.Projections;
+
+namespace Ledger.Invoicing;
+
+/// <summary>An issued invoice as finance reads it; id <c>INV-{period}-{customerId}</c>.</summary>
+public sealed record Invoice(string Id, InvoiceDocument Document, SellerInfo Seller, decimal UsageCharged, decimal Settlement, string PdfSha256)
+{
+    public static string IdFor(string period, string customerId) => $"INV-{period}-{customerId}";
+}
+
+/// <summary>Invoice documents, projected inline from <see cref="InvoiceIssued"/>.</summary>
+public sealed partial class InvoiceProjection : EventProjection
+{
+    public override ValueTask ApplyAsync(IDocumentOperations operations, IEvent e, CancellationToken cancellation)
+    {
+        if (e.Data is InvoiceIssued issued)
+        {
+            operations.Store(new Invoice(issued.Invoice.Id, issued.Invoice, issued.Seller, issued.UsageCharged,
+                issued.Invoice.Total - issued.UsageCharged, issued.PdfSha256));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
