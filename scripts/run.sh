@@ -48,6 +48,9 @@ elif ensure_postgres_installed; then
     pg_port=$(sed -n 4p "$pg_dir/data/postmaster.pid")
     pg_dir=""   # not ours to stop
   else
+    if (exec 3<>"/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null; then
+      pg_port=$(free_port)   # the usual port is taken by something else: use a free one
+    fi
     echo "Starting PostgreSQL on 127.0.0.1:$pg_port (data in ${pg_dir#"$root"/})..."
     start_postgres "$pg_dir" "$pg_port"
   fi
@@ -91,7 +94,8 @@ cat <<MSG
   $token
 
   Try:  curl -H "Authorization: Bearer \$TOKEN" $base/v1/wallets/acme
-  Other scopes: dotnet $app token --scope "wallets:read wallets:write"
+  Other scopes: export Ledger__Auth__SigningKey="\$(cat .data/signing-key)"   (the key this run uses)
+                dotnet $app token --scope "wallets:read wallets:write" --sub alice
   Ctrl-C stops the service and the PostgreSQL it started.
 
 MSG

@@ -14,10 +14,15 @@ using NpgsqlTypes;
 // (b) a plain Marten append of the same events in 100-event sessions. See docs/benchmarks.md.
 var settings = Settings.From(args);
 Console.WriteLine($"Ledger ingestion benchmark — {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores");
-Console.WriteLine($"service {settings.BaseUrl}, {settings.Customers} customers, {settings.Clients} clients × batches of {settings.BatchSize}, {settings.Duration.TotalSeconds:0}s");
+Console.WriteLine($"service {settings.BaseUrl}, {settings.Customers} customers, {settings.Clients} clients × batches of {settings.BatchSize}, {settings.Duration.TotalSeconds:0}s, mode {Environment.GetEnvironmentVariable("BENCH_MODE") ?? "ingest"}");
 
 var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Clients + 4 }) { BaseAddress = new Uri(settings.BaseUrl), Timeout = TimeSpan.FromMinutes(2) };
 http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", settings.Token);
+
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "close")
+{
+    return await CloseBenchmark.RunAsync(settings, http, Send);
+}
 
 var run = Guid.NewGuid().ToString("N")[..6];
 var plan = $"bench-{run}";

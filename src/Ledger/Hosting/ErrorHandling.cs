@@ -56,7 +56,7 @@ public static class ErrorHandling
         {
             var (status, slug, title, detail) = exception switch
             {
-                ConcurrencyException => (409, "concurrency-conflict", "Conflict",
+                ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException => (409, "concurrency-conflict", "Conflict",
                     "Another change to the same resource was recorded first; read it again and retry."),
                 BadHttpRequestException bad when bad.StatusCode == 413 => (413, "payload-too-large", "Payload too large",
                     "The body is larger than this endpoint accepts."),

@@ -163,8 +163,8 @@ public static class PublishPlanEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(PublishPlanRequest))]
     [Tags("Plans")]
-    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentSession session, TimeProvider clock,
-        Ledger.Metering.Ingestion.CustomerDirectory directory)
+    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource dataSource,
+        TimeProvider clock, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "planId", planId);
@@ -177,9 +177,15 @@ public static class PublishPlanEndpoint
         if (draft is null) return errors.ToProblem();
 
         var now = clock.GetUtcNow();
+        var cancellation = http.RequestAborted;
+        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
+        var session = tx.Session;
         EventMetadata.Stamp(session, http);
-        var stream = await session.Events.FetchForExclusiveWriting<Plan>(StreamKeys.Plan(planId), http.RequestAborted);
-        var plan = stream.Aggregate;
+
+        // Publications of one plan queue on an advisory lock, which also covers a plan that does not exist yet.
+        var key = StreamKeys.Plan(planId);
+        await tx.AdvisoryLockAsync(key, cancellation);
+        var plan = await session.LoadAsync<Plan>(key, cancellation);
         var fingerprint = PlanVersionPublished.Fingerprint(draft.Currency, draft.TaxRate, draft.Meters);
 
         if (plan is not null)
@@ -205,8 +211,8 @@ public static class PublishPlanEndpoint
 
         var published = new PlanVersionPublished(planId, (plan?.Versions.Count ?? 0) + 1, draft.Currency, draft.TaxRate,
             draft.Meters, draft.EffectiveFrom ?? now, now);
-        stream.AppendOne(published);
-        await session.SaveChangesAsync(http.RequestAborted);
+        session.Events.Append(key, published);
+        await tx.CommitAsync(cancellation);
         directory.Evict(planId: planId);
 
         var updated = plan?.Apply(published) ?? Plan.Create(published);

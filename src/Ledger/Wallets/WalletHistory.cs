@@ -23,7 +23,7 @@ public static class WalletHistory
     public static async Task<List<Entry>> LoadAsync(IQuerySession session, NpgsqlDataSource dataSource, string customerId,
         DateTimeOffset? upTo, CancellationToken cancellation)
     {
-        var stream = await session.Events.FetchStreamAsync(StreamKeys.Customer(customerId), timestamp: upTo, token: cancellation);
+        var stream = await session.Events.FetchStreamAsync(StreamKeys.Customer(customerId), timestamp: upTo?.ToUniversalTime(), token: cancellation);
         var entries = stream.Select(e => new Entry(e.Sequence, e.Timestamp, e.Data, e.UserName)).ToList();
 
         var schema = session.DocumentStore.Options.DatabaseSchemaName;

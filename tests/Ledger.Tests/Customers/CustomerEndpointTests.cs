@@ -113,4 +113,18 @@ public class CustomerEndpointTests(LedgerApp app)
         status.ShouldBe(HttpStatusCode.BadRequest);
         problem!["errors"]!["customerId"].ShouldNotBeNull();
     }
+
+    [Fact]
+    public async Task Concurrent_first_registrations_of_one_customer_store_it_once()
+    {
+        var plan = await NewPlanAsync();
+        var id = LedgerApp.NewId("cust");
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ => (await _client.PutJson($"/v1/customers/{id}", Body(plan))).Status));
+
+        statuses.Count(s => s == HttpStatusCode.Created).ShouldBe(1);
+        statuses.Count(s => s == HttpStatusCode.OK).ShouldBe(5);
+        await using var session = app.Store.QuerySession();
+        (await session.Events.FetchStreamAsync(Ledger.Common.StreamKeys.Customer(id))).Count.ShouldBe(1);
+    }
 }

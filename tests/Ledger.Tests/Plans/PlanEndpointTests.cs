@@ -99,4 +99,17 @@ public class PlanEndpointTests(LedgerApp app)
         (await app.Client("usage:write").GetJson($"/v1/plans/{planId}")).Status.ShouldBe(HttpStatusCode.Forbidden);
         (await _client.GetJson("/v1/plans/no-such-plan")).Status.ShouldBe(HttpStatusCode.NotFound);
     }
+
+    [Fact]
+    public async Task Concurrent_first_publications_of_one_plan_store_one_version()
+    {
+        var planId = LedgerApp.NewId("plan");
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ => (await _client.PutJson($"/v1/plans/{planId}", Api.StarterPlan)).Status));
+
+        statuses.Count(s => s == HttpStatusCode.Created).ShouldBe(1);
+        statuses.Count(s => s == HttpStatusCode.OK).ShouldBe(5);
+        var (_, plan) = await _client.GetJson($"/v1/plans/{planId}");
+        plan!["versions"]!.AsArray().Count.ShouldBe(1);
+    }
 }

@@ -56,4 +56,20 @@ public class BalanceAsOfTests(LedgerApp app)
         problem!["errors"]!["asOf"].ShouldNotBeNull();
         noOffset.ShouldBe(HttpStatusCode.BadRequest);
     }
+
+    [Fact]
+    public async Task AsOf_accepts_any_offset_and_answers_for_the_same_instant()
+    {
+        var client = app.Client();
+        var customer = await client.NewCustomerAsync();
+        await client.TopUpAsync(customer, "10.00");
+        var later = DateTimeOffset.UtcNow.AddMinutes(5);
+
+        var utc = await client.WalletAsync(customer, Timestamps.Format(later));
+        var ist = await client.WalletAsync(customer, later.ToOffset(TimeSpan.FromHours(5.5)).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffffzzz", System.Globalization.CultureInfo.InvariantCulture));
+
+        ist.Str("balance").ShouldBe("10.000000");
+        ist.Str("balance").ShouldBe(utc.Str("balance"));
+        ist.Str("asOf").ShouldBe(utc.Str("asOf"));
+    }
 }
