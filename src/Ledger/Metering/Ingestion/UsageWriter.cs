@@ -132,29 +132,25 @@ public sealed class UsageWriter : BackgroundService
         accepted = await AssignBillingPeriodsAsync(tx, accepted, cancellation);
         var charges = await RateAsync(tx, accepted.Select(a => a.Usage).ToList(), cancellation);
 
-        var sessions = new List<IDocumentSession>();
-        try
+        // One session for the whole group: one round trip, one wallets UPDATE and one rollups upsert.
+        // Each batch keeps its own actor and trace ids, carried on its events.
+        var session = tx.Session;
+        var rated = accepted.Select((a, i) => (a.Batch, Event: ToEvent(a.Usage, charges[i], a.Batch.Source, now)));
+        foreach (var batchEvents in rated.GroupBy(r => r.Batch))
         {
-            // One session per batch, all in the one transaction: each batch keeps its own actor and trace ids.
-            var rated = accepted.Select((a, i) => (a.Batch, Event: ToEvent(a.Usage, charges[i], a.Batch.Source, now)));
-            foreach (var batchEvents in rated.GroupBy(r => r.Batch))
+            var actor = batchEvents.Key.Actor;
+            var events = batchEvents.Select(r =>
             {
-                var batch = batchEvents.Key;
-                var session = _store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(tx.Transaction));
-                sessions.Add(session);
-                session.LastModifiedBy = batch.Actor.Name;
-                session.CorrelationId = batch.Actor.CorrelationId;
-                session.CausationId = batch.Actor.CausationId;
-                session.Events.Append(UsageStreams.NewKey(), batchEvents.Select(r => (object)r.Event).ToArray());
-                await session.SaveChangesAsync(cancellation);
-            }
-
-                await tx.Transaction.CommitAsync(cancellation);
-            }
-        finally
-        {
-            foreach (var session in sessions) await session.DisposeAsync();
+                var e = session.Events.BuildEvent(r.Event);
+                e.UserName = actor.Name;
+                e.CorrelationId = actor.CorrelationId;
+                e.CausationId = actor.CausationId;
+                return (object)e;
+            }).ToArray();
+            session.Events.Append(UsageStreams.NewKey(), events);
         }
+
+        await tx.CommitAsync(cancellation);
 
         foreach (var batch in group)
         {
