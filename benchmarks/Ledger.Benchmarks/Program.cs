@@ -121,6 +121,31 @@ var totalAcked = acked.Sum();
 var all = latencies.SelectMany(l => l).Order().ToArray();
 var ledgerRate = totalAcked / loadSeconds;
 
+// Reads: GET wallet at a fixed 1,000 requests/s (open loop) for 10 s against random customers.
+var readLatencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+var readErrors = 0;
+var readStart = Stopwatch.GetTimestamp();
+var readTasks = new List<Task>();
+for (var i = 0; i < 10_000; i++)
+{
+    var due = TimeSpan.FromMilliseconds(i);
+    var wait = due - Stopwatch.GetElapsedTime(readStart);
+    if (wait > TimeSpan.Zero) await Task.Delay(wait);
+    var customer = customers[i % customers.Length];
+    readTasks.Add(Task.Run(async () =>
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var response = await http.GetAsync($"/v1/wallets/{customer}");
+        await response.Content.ReadAsByteArrayAsync();
+        if (response.IsSuccessStatusCode) readLatencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        else Interlocked.Increment(ref readErrors);
+    }));
+}
+
+await Task.WhenAll(readTasks);
+var readSeconds = Stopwatch.GetElapsedTime(readStart).TotalSeconds;
+var reads = readLatencies.Order().ToArray();
+
 // Verification: every acknowledged event recorded once; balances equal the oracle.
 await using var db = NpgsqlDataSource.Create(settings.Database);
 var schema = settings.Schema;
@@ -161,7 +186,8 @@ Console.WriteLine($"| ledger ingestion, end to end (HTTP, batches of {settings.B
 Console.WriteLine($"| request latency p50 / p99 | {Percentile(all, 50):0.0} ms / {Percentile(all, 99):0.0} ms ({all.Length} requests) |");
 var vis = visibility.Order().ToArray();
 Console.WriteLine($"| usage-to-balance visibility p50 / p99 (after ack) | {Percentile(vis, 50):0.00} ms / {Percentile(vis, 99):0.00} ms ({vis.Length} probes) |");
-Console.WriteLine($"| service RSS peak | {rss.PeakMb:0} MB |");
+Console.WriteLine($"| service RSS peak (during ingestion) | {rss.PeakMb:0} MB |");
+Console.WriteLine($"| GET wallet at 1,000 requests/s (open loop, 10 s) p50 / p99 | {Percentile(reads, 50):0.00} ms / {Percentile(reads, 99):0.00} ms ({reads.Length:N0} ok, {readErrors} errors, {reads.Length / readSeconds:N0} requests/s achieved) |");
 Console.WriteLine($"| baseline (a) raw COPY, unique key, {rows:N0} rows | {copyRate:N0} rows/s — ledger/(a) = {ledgerRate / copyRate:0.00} |");
 Console.WriteLine($"| baseline (b) Marten append, 100-event sessions, {settings.Clients} writers | {martenRate:N0} events/s — ledger/(b) = {ledgerRate / martenRate:0.00} |");
 Console.WriteLine($"| verification | {recorded:N0} of {totalAcked:N0} acknowledged events recorded once; {mismatches} wallet balances differ from the oracle |");

@@ -2,6 +2,7 @@ using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Customers;
@@ -25,6 +26,10 @@ public sealed record CustomerResponse(
 public static class GetCustomerEndpoint
 {
     [WolverineGet("/v1/customers/{customerId}", OperationId = "GetCustomer")]
+    [ProducesResponseType<CustomerResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.WalletsRead)]
     [Tags("Customers")]
     public static async Task<IResult> Get(string customerId, IQuerySession session, CancellationToken cancellation)

@@ -5,6 +5,7 @@ using Marten;
 using Ledger.Wallets;
 using Npgsql;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using NodaTime;
 using Wolverine.Http;
 
@@ -100,6 +101,12 @@ public abstract record CustomerDecision
 public static class RegisterCustomerEndpoint
 {
     [WolverinePut("/v1/customers/{customerId}", OperationId = "RegisterCustomer")]
+    [ProducesResponseType<CustomerResponse>(200)]
+    [ProducesResponseType<CustomerResponse>(201)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(409)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(RegisterCustomerRequest))]
     [Tags("Customers")]

@@ -19,6 +19,8 @@ public static class OpenApi
                     Description = "Event-sourced usage-billing ledger: metering, prepaid wallets, invoicing, audit. " +
                                   "Money and quantities are decimal strings. Authenticate with a bearer JWT; scopes per operation.",
                 };
+                // A relative server: clients use the address they called, not the one this document was served from.
+                document.Servers = [new OpenApiServer { Url = "/", Description = "This Ledger service" }];
                 document.Components ??= new OpenApiComponents();
                 document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
                 document.Components.SecuritySchemes["bearer"] = new OpenApiSecurityScheme

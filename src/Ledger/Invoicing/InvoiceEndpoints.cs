@@ -4,6 +4,7 @@ using Ledger.Hosting;
 using Ledger.Metering.Ingestion;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Invoicing;
@@ -54,6 +55,12 @@ public static class ClosePeriodEndpoint
     /// customer's time zone.
     /// </summary>
     [WolverinePost("/v1/billing/periods/{period}/close", OperationId = "ClosePeriod")]
+    [ProducesResponseType<ClosePeriodResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
+    [ProducesProblem(409)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [Tags("Invoicing")]
     public static async Task<IResult> Post(string period, string? customerId, HttpContext http, PeriodCloser closer)
@@ -74,6 +81,10 @@ public static class ClosePeriodEndpoint
 public static class InvoiceQueryEndpoints
 {
     [WolverineGet("/v1/invoices", OperationId = "ListInvoices")]
+    [ProducesResponseType<InvoiceList>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
     [Authorize(Policy = Scopes.FinanceRead)]
     [Tags("Invoicing")]
     public static async Task<IResult> List(string? customerId, string? period, IQuerySession session, CancellationToken cancellation)
@@ -87,6 +98,14 @@ public static class InvoiceQueryEndpoints
     }
 
     [WolverineGet("/v1/invoices/{invoiceId}", OperationId = "GetInvoice")]
+
+    [ProducesResponseType<InvoiceResponse>(200)]
+
+    [ProducesProblem(401)]
+
+    [ProducesProblem(403)]
+
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.FinanceRead)]
     [Tags("Invoicing")]
     public static async Task<IResult> Get(string invoiceId, IQuerySession session, CancellationToken cancellation)
@@ -97,6 +116,10 @@ public static class InvoiceQueryEndpoints
 
     /// <summary>The invoice PDF, rendered from the issued document: the same bytes on every call, whose sha256 is <c>pdfSha256</c>.</summary>
     [WolverineGet("/v1/invoices/{invoiceId}/pdf", OperationId = "GetInvoicePdf")]
+    [ProducesResponseType(typeof(byte[]), 200, "application/pdf")]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.FinanceRead)]
     [Tags("Invoicing")]
     public static async Task<IResult> Pdf(string invoiceId, IQuerySession session, CancellationToken cancellation)

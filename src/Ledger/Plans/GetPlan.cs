@@ -3,6 +3,7 @@ using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Plans;
@@ -51,6 +52,10 @@ public sealed record PlanResponse(
 public static class GetPlanEndpoint
 {
     [WolverineGet("/v1/plans/{planId}", OperationId = "GetPlan")]
+    [ProducesResponseType<PlanResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.WalletsRead)]
     [Tags("Plans")]
     public static async Task<IResult> Get(string planId, IQuerySession session, CancellationToken cancellation)

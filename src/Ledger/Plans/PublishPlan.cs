@@ -2,6 +2,7 @@ using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Plans;
@@ -160,6 +161,12 @@ public static class PlanValidation
 public static class PublishPlanEndpoint
 {
     [WolverinePut("/v1/plans/{planId}", OperationId = "PublishPlan")]
+    [ProducesResponseType<PlanResponse>(200)]
+    [ProducesResponseType<PlanResponse>(201)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(409)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(PublishPlanRequest))]
     [Tags("Plans")]

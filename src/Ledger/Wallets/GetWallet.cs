@@ -3,6 +3,7 @@ using Ledger.Hosting;
 using Marten;
 using Npgsql;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Wallets;
@@ -29,6 +30,11 @@ public static class GetWalletEndpoint
     /// that instant (events recorded up to it), folded from the events.
     /// </summary>
     [WolverineGet("/v1/wallets/{customerId}", OperationId = "GetWallet")]
+    [ProducesResponseType<WalletResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.WalletsRead)]
     [Tags("Wallets")]
     public static async Task<IResult> Get(string customerId, string? asOf, IQuerySession session, NpgsqlDataSource dataSource,

@@ -2,6 +2,7 @@ using Ledger.Hosting;
 using Marten;
 using Npgsql;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Wallets;
@@ -9,6 +10,15 @@ namespace Ledger.Wallets;
 public static class TopUpWalletEndpoint
 {
     [WolverinePost("/v1/wallets/{customerId}/top-ups", OperationId = "TopUpWallet")]
+    [ProducesResponseType<MoneyCommandResponse>(200)]
+    [ProducesResponseType<MoneyCommandResponse>(201)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
+    [ProducesProblem(409)]
+    [ProducesProblem(413)]
+    [ProducesProblem(415)]
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
@@ -19,6 +29,16 @@ public static class TopUpWalletEndpoint
 public static class DebitWalletEndpoint
 {
     [WolverinePost("/v1/wallets/{customerId}/debits", OperationId = "DebitWallet")]
+    [ProducesResponseType<MoneyCommandResponse>(200)]
+    [ProducesResponseType<MoneyCommandResponse>(201)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
+    [ProducesProblem(409)]
+    [ProducesProblem(413)]
+    [ProducesProblem(415)]
+    [ProducesProblem(422)]
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
@@ -29,6 +49,15 @@ public static class DebitWalletEndpoint
 public static class AdjustWalletEndpoint
 {
     [WolverinePost("/v1/wallets/{customerId}/adjustments", OperationId = "AdjustWallet")]
+    [ProducesResponseType<MoneyCommandResponse>(200)]
+    [ProducesResponseType<MoneyCommandResponse>(201)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
+    [ProducesProblem(409)]
+    [ProducesProblem(413)]
+    [ProducesProblem(415)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]

@@ -49,6 +49,10 @@ public class HostTests(LedgerApp app)
         }
 
         paths["/v1/wallets/{customerId}/top-ups"]!["post"]!["requestBody"]!["content"]!["application/json"].ShouldNotBeNull();
+        var debitResponses = paths["/v1/wallets/{customerId}/debits"]!["post"]!["responses"]!.AsObject();
+        foreach (var status in new[] { "201", "200", "400", "401", "403", "404", "409", "422" }) debitResponses.ContainsKey(status).ShouldBeTrue(status);
+        debitResponses["422"]!["content"]!["application/problem+json"].ShouldNotBeNull();
+        paths["/v1/invoices/{invoiceId}/pdf"]!["get"]!["responses"]!["200"]!["content"]!["application/pdf"].ShouldNotBeNull();
         document["components"]!["securitySchemes"]!["bearer"]!.Str("scheme").ShouldBe("bearer");
     }
 

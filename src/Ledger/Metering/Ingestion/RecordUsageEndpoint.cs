@@ -4,6 +4,7 @@ using Ledger.Hosting;
 using Ledger.Plans;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Metering.Ingestion;
@@ -20,6 +21,12 @@ public static class RecordUsageEndpoint
     /// lack of funds.
     /// </summary>
     [WolverinePost("/v1/usage", OperationId = "RecordUsage")]
+    [ProducesResponseType<UsageBatchResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(413)]
+    [ProducesProblem(415)]
     [Authorize(Policy = Scopes.UsageWrite)]
     [JsonRequestBody(typeof(UsageBatchRequest))]
     [Tags("Usage")]

@@ -4,6 +4,7 @@ using Ledger.Customers;
 using Ledger.Hosting;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Wolverine.Http;
 
@@ -22,6 +23,11 @@ public static class GetUsageEndpoint
     /// <c>from</c> inclusive, <c>to</c> exclusive, both optional.
     /// </summary>
     [WolverineGet("/v1/customers/{customerId}/usage", OperationId = "GetUsage")]
+    [ProducesResponseType<UsageResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(400)]
+    [ProducesProblem(404)]
     [Authorize(Policy = Scopes.WalletsRead)]
     [Tags("Usage")]
     public static async Task<IResult> Get(string customerId, string? from, string? to, string? granularity, string? meter, string? groupBy,
