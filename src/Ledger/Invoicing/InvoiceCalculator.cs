@@ -4,8 +4,11 @@ using Ledger.Plans;
 
 namespace Ledger.Invoicing;
 
-/// <summary>Units of one meter billed in a period, in the order the ledger recorded them.</summary>
-public sealed record BillableUsage(string Meter, decimal Quantity, int PlanVersion, bool Late);
+/// <summary>
+/// Units of one meter billed in a period, in the order the ledger recorded them, with the plan
+/// (null: the invoice's plan) and version they were rated under.
+/// </summary>
+public sealed record BillableUsage(string Meter, decimal Quantity, int PlanVersion, bool Late, string? PlanId = null);
 
 /// <summary>
 /// One invoice line. <see cref="Amount"/> is rounded to the currency's minor unit;
@@ -32,73 +35,91 @@ public static class InvoiceCalculator
 {
     public const string LatePrefix = "Late usage — ";
 
-    public static InvoiceComputation Compute(IEnumerable<BillableUsage> usage, Plan plan, string currency, DateTimeOffset periodEnd)
+    public static InvoiceComputation Compute(IEnumerable<BillableUsage> usage, Plan plan, string currency, DateTimeOffset periodEnd) =>
+        Compute(usage, new Dictionary<string, Plan> { [plan.PlanId] = plan }, plan, currency, periodEnd);
+
+    /// <summary>
+    /// Prices usage rated under several plans (a customer moved to another plan mid-period):
+    /// graduated tiers still count the period's units of a meter across all of them; the tax rate
+    /// is that of <paramref name="taxPlan"/>, the customer's plan at the period's end.
+    /// </summary>
+    public static InvoiceComputation Compute(IEnumerable<BillableUsage> usage, IReadOnlyDictionary<string, Plan> plans, Plan taxPlan,
+        string currency, DateTimeOffset periodEnd)
     {
         var minorUnits = Currencies.MinorUnits(currency);
-        var lines = PriceLines(usage, plan)
+        var lines = PriceLines(usage, plans, taxPlan.PlanId)
             .Select(l => new InvoiceLine(l.Meter, l.Description, l.Quantity, l.UnitPrice, Money.Round(l.ExactAmount, minorUnits), l.Late))
             .ToList();
 
         // The tax rate in force on the period's last instant.
-        var taxRate = plan.VersionAt(periodEnd.AddTicks(-1)).TaxRate;
+        var taxRate = taxPlan.VersionAt(periodEnd.AddTicks(-1)).TaxRate;
         var subtotal = lines.Sum(l => l.Amount);
         var tax = Money.Round(subtotal * taxRate, minorUnits);
         return new InvoiceComputation(lines, subtotal, taxRate, tax, subtotal + tax);
     }
 
     /// <summary>The invoice lines before rounding, in invoice order.</summary>
-    internal static IReadOnlyList<PricedLine> PriceLines(IEnumerable<BillableUsage> usage, Plan plan)
+    internal static IReadOnlyList<PricedLine> PriceLines(IEnumerable<BillableUsage> usage, Plan plan) =>
+        PriceLines(usage, new Dictionary<string, Plan> { [plan.PlanId] = plan }, plan.PlanId);
+
+    internal static IReadOnlyList<PricedLine> PriceLines(IEnumerable<BillableUsage> usage, IReadOnlyDictionary<string, Plan> plans, string defaultPlanId)
     {
         var lines = new List<PricedLine>();
         foreach (var meter in usage.GroupBy(u => u.Meter, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            lines.AddRange(PriceMeter(meter.Key, [.. meter], plan));
+            lines.AddRange(PriceMeter(meter.Key, [.. meter], plans, defaultPlanId));
         }
 
         return lines;
     }
 
     /// <param name="usage">One meter's usage, in recorded order.</param>
-    private static IEnumerable<PricedLine> PriceMeter(string meter, IReadOnlyList<BillableUsage> usage, Plan plan)
+    private static IEnumerable<PricedLine> PriceMeter(string meter, IReadOnlyList<BillableUsage> usage, IReadOnlyDictionary<string, Plan> plans,
+        string defaultPlanId)
     {
         var periodTotal = usage.Sum(u => u.Quantity);
         var quantities = new SortedDictionary<LineKey, decimal>();
         var running = 0m;
         foreach (var u in usage)
         {
-            var price = PriceOf(plan, u.PlanVersion, meter);
+            var planId = u.PlanId ?? defaultPlanId;
+            var price = PriceOf(plans, planId, u.PlanVersion, meter);
             switch (price.Model)
             {
                 case PricingModel.Graduated:
                     foreach (var (tier, inTier, _) in Pricing.GraduatedTiers(price, running, u.Quantity))
                     {
-                        Add(new LineKey(u.Late, u.PlanVersion, tier), inTier);
+                        Add(new LineKey(u.Late, planId, u.PlanVersion, tier), inTier);
                     }
 
                     break;
                 case PricingModel.Volume:
-                    Add(new LineKey(u.Late, u.PlanVersion, VolumeTierIndex(price, periodTotal)), u.Quantity);
+                    Add(new LineKey(u.Late, planId, u.PlanVersion, VolumeTierIndex(price, periodTotal)), u.Quantity);
                     break;
                 default:
-                    Add(new LineKey(u.Late, u.PlanVersion, 0), u.Quantity);
+                    Add(new LineKey(u.Late, planId, u.PlanVersion, 0), u.Quantity);
                     break;
             }
 
             running += u.Quantity;
         }
 
-        var severalVersions = quantities.Keys.Select(k => k.Version).Distinct().Count() > 1;
+        var severalPlans = quantities.Keys.Select(k => k.PlanId).Distinct().Count() > 1;
+        var severalVersions = quantities.Keys.Select(k => (k.PlanId, k.Version)).Distinct().Count() > 1;
         foreach (var (key, quantity) in quantities)
         {
             if (quantity == 0m) continue;
-            var price = PriceOf(plan, key.Version, meter);
-            yield return Line(meter, key, quantity, price, severalVersions ? key.Version : null);
+            var price = PriceOf(plans, key.PlanId, key.Version, meter);
+            var note = severalPlans ? $"plan {key.PlanId} v{key.Version.ToString(CultureInfo.InvariantCulture)}"
+                : severalVersions ? "plan v" + key.Version.ToString(CultureInfo.InvariantCulture)
+                : null;
+            yield return Line(meter, key, quantity, price, note);
         }
 
         void Add(LineKey key, decimal quantity) => quantities[key] = quantities.GetValueOrDefault(key) + quantity;
     }
 
-    private static PricedLine Line(string meter, LineKey key, decimal quantity, MeterPrice price, int? version)
+    private static PricedLine Line(string meter, LineKey key, decimal quantity, MeterPrice price, string? planNote)
     {
         var notes = new List<string>();
         string label;
@@ -133,13 +154,14 @@ public static class InvoiceCalculator
                 throw new ArgumentOutOfRangeException(nameof(price), price.Model, "Unknown pricing model.");
         }
 
-        if (version is { } v) notes.Add("plan v" + v.ToString(CultureInfo.InvariantCulture));
+        if (planNote is not null) notes.Add(planNote);
         var description = (key.Late ? LatePrefix : "") + label + (notes.Count > 0 ? " (" + string.Join("; ", notes) + ")" : "");
         return new PricedLine(meter, description, quantity, unitPrice, amount, key.Late);
     }
 
-    private static MeterPrice PriceOf(Plan plan, int version, string meter)
+    private static MeterPrice PriceOf(IReadOnlyDictionary<string, Plan> plans, string planId, int version, string meter)
     {
+        var plan = plans.TryGetValue(planId, out var found) ? found : throw new InvalidOperationException($"No plan {planId}.");
         var planVersion = plan.Versions.FirstOrDefault(v => v.Version == version)
                           ?? throw new InvalidOperationException($"Plan {plan.PlanId} has no version {version}.");
         return planVersion.Meters.TryGetValue(meter, out var price)
@@ -177,13 +199,15 @@ public static class InvoiceCalculator
 
     private static string Number(decimal value) => value.ToString("#,0.######", CultureInfo.InvariantCulture);
 
-    /// <summary>Lines in invoice order: on-time before late, then plan version, then tier.</summary>
-    private readonly record struct LineKey(bool Late, int Version, int Tier) : IComparable<LineKey>
+    /// <summary>Lines in invoice order: on-time before late, then plan, plan version, tier.</summary>
+    private readonly record struct LineKey(bool Late, string PlanId, int Version, int Tier) : IComparable<LineKey>
     {
         public int CompareTo(LineKey other)
         {
             var byLate = Late.CompareTo(other.Late);
             if (byLate != 0) return byLate;
+            var byPlan = string.CompareOrdinal(PlanId, other.PlanId);
+            if (byPlan != 0) return byPlan;
             var byVersion = Version.CompareTo(other.Version);
             return byVersion != 0 ? byVersion : Tier.CompareTo(other.Tier);
         }

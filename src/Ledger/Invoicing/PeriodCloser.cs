@@ -104,30 +104,16 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
         return invoiceId;
     }
 
-    /// <summary>Prices the period per plan the usage was rated under (normally one); tax is that of the customer's plan.</summary>
+    /// <summary>Prices the period under the plans its usage was rated with (normally one); tax is that of the customer's plan.</summary>
     private static async Task<InvoiceComputation> ComputeAsync(IDocumentSession session, Customer customer, IReadOnlyList<PeriodUsage> usage,
         DateTimeOffset periodEnd, CancellationToken cancellation)
     {
-        var planIds = usage.Select(u => u.PlanId).Append(customer.PlanId).Distinct(StringComparer.Ordinal).ToArray();
-        var plans = (await session.LoadManyAsync<Plan>(cancellation, planIds.Select(StreamKeys.Plan))).ToDictionary(p => p.PlanId);
-        var customerPlan = plans[customer.PlanId];
-        var groups = usage.GroupBy(u => u.PlanId).ToList();
-        if (groups.Count <= 1)
-        {
-            var plan = groups.Count == 1 ? plans[groups[0].Key] : customerPlan;
-            return InvoiceCalculator.Compute(usage.Select(u => u.Billable), plan, customer.Currency, periodEnd);
-        }
-
-        var lines = groups.OrderBy(g => g.Key, StringComparer.Ordinal)
-            .SelectMany(g => InvoiceCalculator.Compute(g.Select(u => u.Billable), plans[g.Key], customer.Currency, periodEnd).Lines)
-            .ToList();
-        var subtotal = lines.Sum(l => l.Amount);
-        var taxRate = customerPlan.VersionAt(periodEnd.AddTicks(-1)).TaxRate;
-        var tax = Money.Round(subtotal * taxRate, Currencies.MinorUnits(customer.Currency));
-        return new InvoiceComputation(lines, subtotal, taxRate, tax, subtotal + tax);
+        var planIds = usage.Select(u => u.Billable.PlanId!).Append(customer.PlanId).Distinct(StringComparer.Ordinal).ToArray();
+        var plans = (await session.LoadManyAsync<Plan>(cancellation, planIds.Select(StreamKeys.Plan))).ToDictionary(p => p.PlanId, StringComparer.Ordinal);
+        return InvoiceCalculator.Compute(usage.Select(u => u.Billable), plans, plans[customer.PlanId], customer.Currency, periodEnd);
     }
 
-    private sealed record PeriodUsage(string PlanId, BillableUsage Billable, decimal Amount);
+    private sealed record PeriodUsage(BillableUsage Billable, decimal Amount);
 
     private static async Task<List<PeriodUsage>> LoadUsageAsync(LedgerTransaction tx, string schema, string customerId, string period,
         CancellationToken cancellation)
@@ -142,8 +128,9 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation))
         {
-            usage.Add(new PeriodUsage(reader.GetString(0),
-                new BillableUsage(reader.GetString(1), reader.GetDecimal(2), reader.GetInt32(3), reader.GetBoolean(4)), reader.GetDecimal(5)));
+            usage.Add(new PeriodUsage(
+                new BillableUsage(reader.GetString(1), reader.GetDecimal(2), reader.GetInt32(3), reader.GetBoolean(4), reader.GetString(0)),
+                reader.GetDecimal(5)));
         }
 
         return usage;
