@@ -41,7 +41,7 @@ public static class InvoiceCalculator
     /// <summary>
     /// Prices usage rated under several plans (a customer moved to another plan mid-period):
     /// graduated tiers still count the period's units of a meter across all of them; the tax rate
-    /// is that of <paramref name="taxPlan"/>, the customer's plan at the period's end.
+    /// is that of <paramref name="taxPlan"/>, the plan the customer was on when the period ended.
     /// </summary>
     public static InvoiceComputation Compute(IEnumerable<BillableUsage> usage, IReadOnlyDictionary<string, Plan> plans, Plan taxPlan,
         string currency, DateTimeOffset periodEnd)

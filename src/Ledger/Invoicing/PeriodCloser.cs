@@ -86,7 +86,8 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
 
         var usage = await LoadUsageAsync(tx, schema, customer.CustomerId, period, cancellation);
         var (start, end) = BillingPeriods.Bounds(period, customer.BillingTimeZone);
-        var computation = await ComputeAsync(tx.Session, customer, usage, end, cancellation);
+        var taxPlanId = await PlanAtAsync(tx.Session, customer, end, cancellation);
+        var computation = await ComputeAsync(tx.Session, customer.Currency, taxPlanId, usage, end, cancellation);
 
         var issuedAt = clock.GetUtcNow();
         var document = InvoiceDocument.Create(invoiceId, customer.CustomerId, customer.Name, period, start, end,
@@ -104,13 +105,32 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
         return invoiceId;
     }
 
-    /// <summary>Prices the period under the plans its usage was rated with (normally one); tax is that of the customer's plan.</summary>
-    private static async Task<InvoiceComputation> ComputeAsync(IDocumentSession session, Customer customer, IReadOnlyList<PeriodUsage> usage,
-        DateTimeOffset periodEnd, CancellationToken cancellation)
+    /// <summary>
+    /// The plan the customer was on when the period ended (whose tax rate applies), from the
+    /// customer's events; for a customer registered after the period (back-dated usage), the plan
+    /// they were registered on.
+    /// </summary>
+    private static async Task<string> PlanAtAsync(IDocumentSession session, Customer customer, DateTimeOffset periodEnd, CancellationToken cancellation)
     {
-        var planIds = usage.Select(u => u.Billable.PlanId!).Append(customer.PlanId).Distinct(StringComparer.Ordinal).ToArray();
+        var assignments = (await session.Events.FetchStreamAsync(StreamKeys.Customer(customer.CustomerId), token: cancellation))
+            .Select(e => (e.Timestamp, PlanId: e.Data switch
+            {
+                CustomerRegistered r => r.PlanId,
+                CustomerUpdated u => u.PlanId,
+                _ => null,
+            }))
+            .Where(a => a.PlanId is not null)
+            .ToList();
+        return assignments.LastOrDefault(a => a.Timestamp < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId ?? customer.PlanId;
+    }
+
+    /// <summary>Prices the period under the plans its usage was rated with (normally one).</summary>
+    private static async Task<InvoiceComputation> ComputeAsync(IDocumentSession session, string currency, string taxPlanId,
+        IReadOnlyList<PeriodUsage> usage, DateTimeOffset periodEnd, CancellationToken cancellation)
+    {
+        var planIds = usage.Select(u => u.Billable.PlanId!).Append(taxPlanId).Distinct(StringComparer.Ordinal).ToArray();
         var plans = (await session.LoadManyAsync<Plan>(cancellation, planIds.Select(StreamKeys.Plan))).ToDictionary(p => p.PlanId, StringComparer.Ordinal);
-        return InvoiceCalculator.Compute(usage.Select(u => u.Billable), plans, plans[customer.PlanId], customer.Currency, periodEnd);
+        return InvoiceCalculator.Compute(usage.Select(u => u.Billable), plans, plans[taxPlanId], currency, periodEnd);
     }
 
     private sealed record PeriodUsage(BillableUsage Billable, decimal Amount);

@@ -69,6 +69,9 @@ public class BillingPeriodTests(LedgerApp app)
         var balance = (await _admin.WalletAsync(c)).Str("balance");
         balance.ShouldBe("98.640000");   // 100 − total 1.36 (10 × 0.115 = 1.15; tax 0.207 → 0.21)
 
+        // The same event again after the close is a duplicate, not late usage.
+        (await _meter.RecordUsageAsync(Batch(Event("t-1", c, "otp.whatsapp", "10", "2026-10-10T10:00:00Z")))).ShouldBe((0, 1));
+
         // Recorded after the close, occurred in October: billed in November, late.
         (await _meter.RecordUsageAsync(Batch(Event("t-2", c, "otp.whatsapp", "3", "2026-10-20T10:00:00Z")))).ShouldBe((1, 0));
 

@@ -75,4 +75,29 @@ public class InvoicePdfEndpointTests(LedgerApp app)
         (await _finance.InvoiceAsync(invoiceId)).ToJsonString().ShouldBe(invoice.ToJsonString());
         (await _finance.PdfAsync(invoiceId)).ShouldBe(pdf);
     }
+
+    /// <summary>
+    /// A customer's name is free text: the invoice must show whom it bills. The embedded font
+    /// (DejaVu Sans) covers Latin, Greek and Cyrillic; names in scripts it lacks (Devanagari, CJK)
+    /// are a known limitation, listed in docs/invoicing.md.
+    /// </summary>
+    [Theory]
+    [InlineData("Zoë Ünal & Søn")]
+    [InlineData("Ακμή Α.Ε.")]
+    [InlineData("Акме ООО")]
+    public async Task The_pdf_shows_the_customers_name_in_every_script_its_font_covers(string name)
+    {
+        var planId = LedgerApp.NewId("plan");
+        (await _admin.PutJson($"/v1/plans/{planId}", Api.StarterPlan)).Status.ShouldBe(HttpStatusCode.Created);
+        var c = LedgerApp.NewId("cust");
+        var (status, body) = await _admin.PutJson($"/v1/customers/{c}",
+            $$"""{ "name": "{{name}}", "planId": "{{planId}}", "currency": "INR", "billingTimeZone": "Asia/Kolkata" }""");
+        status.ShouldBe(HttpStatusCode.Created, body?.ToJsonString());
+        await _admin.CloseForAsync("2026-10", c);
+
+        var pdf = await _finance.PdfAsync($"INV-2026-10-{c}");
+
+        InvoicingApi.Sha256Hex(pdf).ShouldBe((await _finance.InvoiceAsync($"INV-2026-10-{c}")).Str("pdfSha256"));
+        InvoicingApi.PdfText(pdf).ShouldContain("BILL TO " + name);
+    }
 }

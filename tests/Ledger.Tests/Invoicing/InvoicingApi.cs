@@ -16,7 +16,8 @@ namespace Ledger.Tests.Invoicing;
 public static class InvoicingApi
 {
     /// <summary>Creates a plan (the starter plan unless <paramref name="plan"/>) and a customer on it billed in <paramref name="timeZone"/>.</summary>
-    public static async Task<string> NewCustomerInZoneAsync(this HttpClient client, string timeZone, string plan = Api.StarterPlan)
+    public static async Task<string> NewCustomerInZoneAsync(this HttpClient client, string timeZone, string plan = Api.StarterPlan,
+        string currency = "INR")
     {
         var planId = LedgerApp.NewId("plan");
         var (planStatus, planBody) = await client.PutJson($"/v1/plans/{planId}", plan);
@@ -24,8 +25,8 @@ public static class InvoicingApi
 
         var customerId = LedgerApp.NewId("cust");
         var (status, body) = await client.PutJson($"/v1/customers/{customerId}", $$"""
-            { "name": "Acme Pvt Ltd", "planId": "{{planId}}", "currency": "INR",
-              "creditLimit": "0.00", "lowBalanceThreshold": "100.00", "billingTimeZone": "{{timeZone}}" }
+            { "name": "Acme Pvt Ltd", "planId": "{{planId}}", "currency": "{{currency}}",
+              "creditLimit": "0", "lowBalanceThreshold": "100", "billingTimeZone": "{{timeZone}}" }
             """);
         status.ShouldBe(HttpStatusCode.Created, body?.ToJsonString());
         return customerId;

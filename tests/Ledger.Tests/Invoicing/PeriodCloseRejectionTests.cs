@@ -58,10 +58,13 @@ public class PeriodCloseRejectionTests(LedgerApp app)
         listProblem!["errors"]!["period"].ShouldNotBeNull();
     }
 
-    [Fact]
-    public async Task Closing_for_an_unknown_customer_is_404()
+    [Theory]
+    [InlineData("?customerId=nobody-0123456789")]
+    [InlineData("?customerId=")]                    // an empty id is an unknown customer, not "every customer"
+    [InlineData("?customerId=not%20an%20id")]
+    public async Task Closing_for_an_unknown_customer_is_404(string query)
     {
-        var (status, problem) = await app.Client("billing:write").ClosePeriodAsync("2026-10", LedgerApp.NewId("nobody"));
+        var (status, problem) = await app.Client("billing:write").SendJson(HttpMethod.Post, $"/v1/billing/periods/2025-01/close{query}");
         status.ShouldBe(HttpStatusCode.NotFound, problem?.ToJsonString());
         problem.Str("type").ShouldBe("urn:ledger:problem:not-found");
     }

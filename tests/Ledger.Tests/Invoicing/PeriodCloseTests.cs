@@ -193,6 +193,97 @@ public class PeriodCloseTests(LedgerApp app)
         (await _admin.WalletAsync(c)).Str("balance").ShouldBe("9.890000");   // 10.00 − 0.11
     }
 
+    [Theory]
+    [InlineData("INR", "0.81", "0.15", "0.96", "99.040000")]     // 7 × 0.115 = 0.805 → 0.81; tax 0.1458 → 0.15
+    [InlineData("JPY", "1", "0", "1", "99.000000")]              // 0.805 → 1 yen; tax 0.18 → 0
+    [InlineData("BHD", "0.805", "0.145", "0.950", "99.050000")]  // 3 decimals: 0.805 stays; tax 0.1449 → 0.145
+    public async Task Lines_and_tax_are_rounded_to_the_currencys_minor_unit(string currency, string amount, string tax, string total, string balance)
+    {
+        var c = await _admin.NewCustomerInZoneAsync("UTC", Api.StarterPlan.Replace("\"INR\"", $"\"{currency}\""), currency);
+        await _admin.TopUpAsync(c, "100");
+        (await _meter.RecordUsageAsync(Batch(Event("m-1", c, "otp.whatsapp", "7", "2026-10-10T10:00:00Z")))).ShouldBe((1, 0));
+
+        await _billing.CloseForAsync("2026-10", c);
+
+        var invoice = await _finance.InvoiceAsync($"INV-2026-10-{c}");
+        invoice.Str("currency").ShouldBe(currency);
+        invoice["lines"]!.AsArray().ShouldHaveSingleItem().Str("amount").ShouldBe(amount);
+        invoice.Str("subtotal").ShouldBe(amount);
+        invoice.Str("tax").ShouldBe(tax);
+        invoice.Str("total").ShouldBe(total);
+        (await _admin.WalletAsync(c)).Str("balance").ShouldBe(balance);   // 100 − total
+    }
+
+    /// <summary>
+    /// The contract prices graduated usage by "the tier it falls in (cumulative quantity in the
+    /// period)", and real-time rating does so across a plan change. Here the customer moves to a
+    /// plan with the very same prices in the middle of October, so the bill must not change.
+    /// </summary>
+    [Fact]
+    public async Task A_plan_change_in_the_middle_of_a_period_keeps_counting_graduated_tiers_over_the_whole_period()
+    {
+        var c = await _admin.NewCustomerInZoneAsync("UTC");
+        var (_, customer) = await _admin.GetJson($"/v1/customers/{c}");
+        var firstPlan = customer.Str("planId");
+        var samePrices = LedgerApp.NewId("plan");
+        (await _admin.PutJson($"/v1/plans/{samePrices}", Api.StarterPlan)).Status.ShouldBe(HttpStatusCode.Created);
+        await _admin.TopUpAsync(c, "5000.00");
+
+        (await _meter.RecordUsageAsync(Batch(Event("c-1", c, "otp.sms", "9000", "2026-10-10T10:00:00Z")))).ShouldBe((1, 0));
+        var (switched, body) = await _admin.PutJson($"/v1/customers/{c}", $$"""
+            { "name": "Acme Pvt Ltd", "planId": "{{samePrices}}", "currency": "INR", "creditLimit": "0", "lowBalanceThreshold": "100", "billingTimeZone": "UTC" }
+            """);
+        switched.ShouldBe(HttpStatusCode.OK, body?.ToJsonString());
+        (await _meter.RecordUsageAsync(Batch(Event("c-2", c, "otp.sms", "2000", "2026-10-20T10:00:00Z")))).ShouldBe((1, 0));
+
+        // Real time: 9,000 × 0.20 = 1,800.00, then units 9,001–11,000: 1,000 × 0.20 + 1,000 × 0.15 = 350.00.
+        (await app.RealTimeDebitsAsync(c, "2026-10")).ShouldBe(2150.00m);
+
+        await _billing.CloseForAsync("2026-10", c);
+        var invoice = await _finance.InvoiceAsync($"INV-2026-10-{c}");
+
+        // 11,000 sms in the period: 10,000 × 0.20 + 1,000 × 0.15 = 2,150.00; tax 387.00; total 2,537.00.
+        var lines = invoice["lines"]!.AsArray();
+        lines.Where(l => l.Str("unitPrice") == "0.15").Sum(l => decimal.Parse(l.Str("quantity"), System.Globalization.CultureInfo.InvariantCulture))
+            .ShouldBe(1000m, invoice.ToJsonString());
+        lines.Select(l => $"{l.Str("description")} | {l.Str("quantity")} | {l.Str("amount")}").OrderBy(l => l, StringComparer.Ordinal).ShouldBe(new[]
+        {
+            $"otp.sms 1–10,000 (plan {firstPlan} v1) | 9000 | 1800.00",
+            $"otp.sms 1–10,000 (plan {samePrices} v1) | 1000 | 200.00",
+            $"otp.sms 10,001+ (plan {samePrices} v1) | 1000 | 150.00",
+        }.OrderBy(l => l, StringComparer.Ordinal));
+        invoice.Str("subtotal").ShouldBe("2150.00");
+        invoice.Str("total").ShouldBe("2537.00");
+        invoice.Str("settlement").ShouldBe("387.000000");   // the tax alone: nothing to true up on a graduated meter
+    }
+
+    /// <summary>
+    /// October's tax is the rate of the plan the customer was on when October ended: moving the
+    /// customer to another plan in November, before October is closed, must not re-tax October.
+    /// </summary>
+    [Fact]
+    public async Task A_plan_change_after_the_period_ended_does_not_change_the_periods_tax_rate()
+    {
+        var c = await _admin.NewCustomerInZoneAsync("UTC");
+        var lowTax = LedgerApp.NewId("plan");
+        (await _admin.PutJson($"/v1/plans/{lowTax}", Api.StarterPlan.Replace("\"0.18\"", "\"0.05\""))).Status.ShouldBe(HttpStatusCode.Created);
+        (await _meter.RecordUsageAsync(Batch(Event("x-1", c, "otp.sms", "100", "2026-10-10T10:00:00Z")))).ShouldBe((1, 0));
+
+        // In November (today), before October is closed, the customer moves to a plan taxed at 5%.
+        var (switched, body) = await _admin.PutJson($"/v1/customers/{c}", $$"""
+            { "name": "Acme Pvt Ltd", "planId": "{{lowTax}}", "currency": "INR", "creditLimit": "0", "lowBalanceThreshold": "100", "billingTimeZone": "UTC" }
+            """);
+        switched.ShouldBe(HttpStatusCode.OK, body?.ToJsonString());
+        await _billing.CloseForAsync("2026-10", c);
+
+        // 100 × 0.20 = 20.00, all of it rated under the 18% plan: tax 3.60, total 23.60.
+        var invoice = await _finance.InvoiceAsync($"INV-2026-10-{c}");
+        invoice.Str("subtotal").ShouldBe("20.00");
+        invoice.Str("taxRate").ShouldBe("0.18", invoice.ToJsonString());
+        invoice.Str("tax").ShouldBe("3.60");
+        invoice.Str("total").ShouldBe("23.60");
+    }
+
     [Fact]
     public async Task A_customer_without_usage_gets_an_invoice_with_no_lines_and_zero_totals_and_its_balance_is_unchanged()
     {
