@@ -58,6 +58,19 @@ PY
   fi
 done
 
+echo "Checking that the pre-generated handler code is current..."
+if (cd src/Ledger && LEDGER_CONNECTION="$LEDGER_TEST_CONNECTION" Ledger__Auth__SigningKey="codegen-check-signing-key-0123456789abcdef" \
+      Ledger__Schema=codegen_check dotnet bin/Release/net10.0/Ledger.dll codegen write >"$work/codegen.log" 2>&1) \
+   && git diff --quiet -- src/Ledger/Internal/Generated \
+   && [ -z "$(git ls-files --others --exclude-standard -- src/Ledger/Internal/Generated)" ]; then
+  passed=$((passed + 1))
+else
+  echo "[FAIL] src/Ledger/Internal/Generated is stale: run the codegen write command (see docs/operating.md) and commit it"
+  git status --short -- src/Ledger/Internal/Generated | head -5
+  tail -5 "$work/codegen.log"
+  failed=$((failed + 1))
+fi
+
 echo "Checking deployment files..."
 if bash scripts/check-deploy.sh; then passed=$((passed + 1)); else echo "[FAIL] deployment files"; failed=$((failed + 1)); fi
 

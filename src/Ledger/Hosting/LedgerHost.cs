@@ -73,6 +73,10 @@ public static class LedgerHost
         builder.Host.UseWolverine(options =>
         {
             options.ApplicationAssembly = typeof(LedgerHost).Assembly;
+            // The handler code is generated ahead of time (src/Ledger/Internal/Generated, `codegen write`)
+            // and compiled into the assembly: no Roslyn at start-up or first request. Auto falls back
+            // to compiling at run time if a type is missing, and test.sh fails if the files are stale.
+            options.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Auto;
             options.Durability.Mode = Enum.Parse<DurabilityMode>(configuration["Ledger:Durability"] ?? nameof(DurabilityMode.Balanced), ignoreCase: true);
         });
         builder.Services.AddWolverineHttp();
