@@ -19,7 +19,8 @@ public static class MeteringModule
         // Inline: the rollups are upserted from the events already in memory, one statement per batch,
         // in the ingestion transaction. Measured cheaper than the async daemon re-reading every
         // event (docs/benchmarks.md), and usage is visible in rollups the moment it is acknowledged.
-        options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Inline, UsageRollups.ProjectionName);
+        options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Inline, UsageRollups.ProjectionName,
+            rebuild => rebuild.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}"));
     }
 
     public static IServiceCollection AddMetering(this IServiceCollection services)

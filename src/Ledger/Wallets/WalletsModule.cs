@@ -9,7 +9,11 @@ public static class WalletsModule
     {
         // Inline: the balance a debit decides on, and the one GET answers, is committed with the event.
         options.Storage.ExtendedSchemaObjects.Add(WalletTable.Definition(options.DatabaseSchemaName));
-        options.Projections.Add(new WalletTable(options.DatabaseSchemaName), ProjectionLifecycle.Inline, WalletTable.ProjectionName);
+        // A rebuild empties the table first, then replays every wallet event into it.
+        options.Projections.Add(new WalletTable(options.DatabaseSchemaName), ProjectionLifecycle.Inline, WalletTable.ProjectionName,
+            rebuild => rebuild.DeleteDataInTableOnTeardown($"{options.DatabaseSchemaName}.{WalletTable.TableName}"));
+        // The per-customer usage index on mt_events is the ledger's, not Marten's: migrations must keep it.
+        options.Events.IgnoreIndex(WalletHistory.UsageByCustomerIndex);
         options.Schema.For<MoneyCommandReceipt>();
     }
 }
