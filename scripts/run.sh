@@ -68,6 +68,8 @@ fi
 echo "Building..."
 dotnet build src/Ledger/Ledger.csproj -c Release -v quiet -nologo -clp:ErrorsOnly
 app=src/Ledger/bin/Release/net10.0/Ledger.dll
+# The build output holds appsettings.json (log levels, roles): make it the content root.
+export ASPNETCORE_CONTENTROOT="$root/src/Ledger/bin/Release/net10.0"
 token=$(dotnet "$app" token --scope admin --sub developer --hours 12)
 
 dotnet "$app" &

@@ -24,7 +24,8 @@ ensure_postgres_installed() {
 
 # Runs a PostgreSQL binary as the 'postgres' OS user when we are root (initdb refuses root).
 as_pg_user() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / so that a checkout the postgres user cannot enter does not produce warnings.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 free_port() {
