@@ -5,7 +5,7 @@ namespace Ledger.Common;
 /// <summary>Ids chosen by clients: customers, plans, meters, usage events and money commands.</summary>
 public static partial class ClientIds
 {
-    public const string Rule = "must match ^[A-Za-z0-9._:-]{1,64}$";
+    public const string Rule = "Must match ^[A-Za-z0-9._:-]{1,64}$.";
 
     [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$", RegexOptions.CultureInvariant)]
     private static partial Regex Pattern();

@@ -110,7 +110,7 @@ public static class Check
 {
     public static void ClientId(FieldErrors errors, string field, string? value)
     {
-        if (!ClientIds.IsValid(value)) errors.Add(field, value is null ? "Is required." : "Must match ^[A-Za-z0-9._:-]{1,64}$.");
+        if (!ClientIds.IsValid(value)) errors.Add(field, value is null ? "Is required." : ClientIds.Rule);
     }
 
     public static void Text(FieldErrors errors, string field, string? value, int maxLength, bool required = true)

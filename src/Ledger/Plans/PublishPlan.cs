@@ -59,7 +59,7 @@ public static class PlanValidation
             foreach (var (name, meter) in request.Meters)
             {
                 var path = $"meters.{name}";
-                if (!ClientIds.IsValid(name)) errors.Add(path, "Meter names " + ClientIds.Rule[5..] + ".");
+                if (!ClientIds.IsValid(name)) errors.Add(path, "Meter names: " + ClientIds.Rule);
                 if (meter is null)
                 {
                     errors.Add(path, "Is required.");
