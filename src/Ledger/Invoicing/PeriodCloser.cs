@@ -124,23 +124,32 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
         return assignments.LastOrDefault(a => a.Timestamp < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId ?? customer.PlanId;
     }
 
-    /// <summary>Prices the period under the plans its usage was rated with (normally one).</summary>
+    /// <summary>
+    /// Prices the period under the plans its usage was rated with (normally one), each event by the
+    /// plan version in force at its <c>occurredAt</c> from the plan's history — so a real-time charge
+    /// made with a plan cached just before a new version is corrected here.
+    /// </summary>
     private static async Task<InvoiceComputation> ComputeAsync(IDocumentSession session, string currency, string taxPlanId,
         IReadOnlyList<PeriodUsage> usage, DateTimeOffset periodEnd, CancellationToken cancellation)
     {
         var planIds = usage.Select(u => u.Billable.PlanId!).Append(taxPlanId).Distinct(StringComparer.Ordinal).ToArray();
         var plans = (await session.LoadManyAsync<Plan>(cancellation, planIds.Select(StreamKeys.Plan))).ToDictionary(p => p.PlanId, StringComparer.Ordinal);
-        return InvoiceCalculator.Compute(usage.Select(u => u.Billable), plans, plans[taxPlanId], currency, periodEnd);
+        var billable = usage.Select(u =>
+        {
+            var inForce = plans[u.Billable.PlanId!].VersionAt(u.OccurredAt);
+            return inForce.Meters.ContainsKey(u.Billable.Meter) ? u.Billable with { PlanVersion = inForce.Version } : u.Billable;
+        });
+        return InvoiceCalculator.Compute(billable, plans, plans[taxPlanId], currency, periodEnd);
     }
 
-    private sealed record PeriodUsage(BillableUsage Billable, decimal Amount);
+    private sealed record PeriodUsage(BillableUsage Billable, decimal Amount, DateTimeOffset OccurredAt);
 
     private static async Task<List<PeriodUsage>> LoadUsageAsync(LedgerTransaction tx, string schema, string customerId, string period,
         CancellationToken cancellation)
     {
         await using var command = tx.Command(
             $"select data ->> 'planId', data ->> 'meter', (data ->> 'quantity')::numeric, (data ->> 'planVersion')::int, " +
-            "(data ->> 'late')::boolean, (data -> 'amount' ->> 'amount')::numeric " +
+            "(data ->> 'late')::boolean, (data -> 'amount' ->> 'amount')::numeric, (data ->> 'occurredAt')::timestamptz " +
             $"from {schema}.mt_events where type = 'usage_recorded' and data ->> 'customerId' = $1 and data ->> 'period' = $2 order by seq_id");
         command.Parameters.Add(new NpgsqlParameter { Value = customerId });
         command.Parameters.Add(new NpgsqlParameter { Value = period });
@@ -150,7 +159,7 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
         {
             usage.Add(new PeriodUsage(
                 new BillableUsage(reader.GetString(1), reader.GetDecimal(2), reader.GetInt32(3), reader.GetBoolean(4), reader.GetString(0)),
-                reader.GetDecimal(5)));
+                reader.GetDecimal(5), reader.GetFieldValue<DateTimeOffset>(6)));
         }
 
         return usage;
