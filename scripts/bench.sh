@@ -37,6 +37,28 @@ dotnet "$work/service/Ledger.dll" > "$work/service.log" 2>&1 &
 service_pid=$!
 for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$service_port/health/ready" >/dev/null 2>&1 && break; sleep 0.5; done
 
+status=0
 BENCH_TOKEN=$(dotnet "$work/service/Ledger.dll" token --scope admin --sub bench) \
 BENCH_URL="http://127.0.0.1:$service_port" BENCH_DATABASE="$database" BENCH_SERVICE_PID=$service_pid \
-  dotnet benchmarks/Ledger.Benchmarks/bin/Release/net10.0/Ledger.Benchmarks.dll
+  dotnet benchmarks/Ledger.Benchmarks/bin/Release/net10.0/Ledger.Benchmarks.dll || status=$?
+
+if [ "${BENCH_MODE:-ingest}" = ingest ] && [ "${BENCH_REBUILD:-}" = 1 ]; then
+  # Rebuild the set-based projections from every event recorded above, with the service stopped,
+  # and check the tables come back identical.
+  kill "$service_pid"; wait "$service_pid" 2>/dev/null || true; service_pid=""
+  psql_ledger() { as_pg_user "$(find_pg_bin)/psql" -h "$work/pg" -p "$pg_port" -U postgres -d ledger -Atc "$1"; }
+  events=$(psql_ledger "select count(*) from ledger.mt_events")
+  for projection in Wallets:wallets UsageRollups:usage_rollups; do
+    name=${projection%%:*}; table=${projection##*:}
+    before=$(psql_ledger "select md5(string_agg(t::text, '|' order by t::text)) from ledger.$table t")
+    started=$(date +%s.%N)
+    dotnet "$work/service/Ledger.dll" projections rebuild -p "$name" > "$work/rebuild-$name.log" 2>&1
+    seconds=$(echo "$(date +%s.%N) - $started" | bc)
+    after=$(psql_ledger "select md5(string_agg(t::text, '|' order by t::text)) from ledger.$table t")
+    same=$([ "$before" = "$after" ] && echo identical || echo DIFFERENT)
+    printf '| rebuild %s from %s events (command line, incl. start-up) | %.1f s (%.0f events/s); table %s |\n' \
+      "$name" "$events" "$seconds" "$(echo "$events / $seconds" | bc)" "$same"
+    [ "$same" = identical ] || status=1
+  done
+fi
+exit "$status"
