@@ -20,7 +20,13 @@ public static class MeteringModule
         // in the ingestion transaction. Measured cheaper than the async daemon re-reading every
         // event (docs/benchmarks.md), and usage is visible in rollups the moment it is acknowledged.
         options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Inline, UsageRollups.ProjectionName,
-            rebuild => rebuild.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}"));
+            rebuild =>
+            {
+                rebuild.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}");
+                // Large pages: one set-based statement covers thousands of events in a rebuild.
+                rebuild.BatchSize = 5000;
+                rebuild.MaximumHopperSize = 20000;
+            });
     }
 
     public static IServiceCollection AddMetering(this IServiceCollection services)

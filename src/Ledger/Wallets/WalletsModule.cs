@@ -11,7 +11,13 @@ public static class WalletsModule
         options.Storage.ExtendedSchemaObjects.Add(WalletTable.Definition(options.DatabaseSchemaName));
         // A rebuild empties the table first, then replays every wallet event into it.
         options.Projections.Add(new WalletTable(options.DatabaseSchemaName), ProjectionLifecycle.Inline, WalletTable.ProjectionName,
-            rebuild => rebuild.DeleteDataInTableOnTeardown($"{options.DatabaseSchemaName}.{WalletTable.TableName}"));
+            rebuild =>
+            {
+                rebuild.DeleteDataInTableOnTeardown($"{options.DatabaseSchemaName}.{WalletTable.TableName}");
+                // Large pages: one set-based statement covers thousands of events in a rebuild.
+                rebuild.BatchSize = 5000;
+                rebuild.MaximumHopperSize = 20000;
+            });
         // The per-customer usage index on mt_events is the ledger's, not Marten's: migrations must keep it.
         options.Events.IgnoreIndex(WalletHistory.UsageByCustomerIndex);
         options.Schema.For<MoneyCommandReceipt>();
