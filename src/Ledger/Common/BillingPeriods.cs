@@ -38,7 +38,7 @@ public static class BillingPeriods
 
     public static string Next(string period)
     {
-        TryParse(period, out var year, out var month);
+        if (!TryParse(period, out var year, out var month)) throw new ArgumentException($"Not a period: {period}", nameof(period));
         return month == 12 ? Name(year + 1, 1) : Name(year, month + 1);
     }
 

@@ -25,6 +25,8 @@ public static class Authentication
         services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer(options =>
         {
             options.MapInboundClaims = false;
+            // The reason a token was refused stays in the log, not in the WWW-Authenticate header.
+            options.IncludeErrorDetails = false;
             options.TokenValidationParameters = new TokenValidationParameters
             {
                 ValidIssuer = configuration["Ledger:Auth:Issuer"] ?? Issuer,

@@ -81,7 +81,12 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
 
         // The wallet row lock orders this close against usage of the same customer: usage recorded
         // before it is invoiced here; usage recorded after it sees the invoice and goes to the next period.
-        await WalletTable.ReadAsync(tx.Connection, tx.Transaction, schema, customer.CustomerId, forUpdate: true, cancellation);
+        if (await WalletTable.ReadAsync(tx.Connection, tx.Transaction, schema, customer.CustomerId, forUpdate: true, cancellation) is null)
+        {
+            // Only while the wallets projection is being rebuilt: without the row there is nothing to order against.
+            throw new InvalidOperationException($"The wallet of '{customer.CustomerId}' is missing; is the Wallets projection being rebuilt?");
+        }
+
         if (await tx.Session.LoadAsync<Invoice>(invoiceId, cancellation) is not null) return invoiceId;
 
         var usage = await LoadUsageAsync(tx, schema, customer.CustomerId, period, cancellation);
@@ -106,22 +111,22 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
     }
 
     /// <summary>
-    /// The plan the customer was on when the period ended (whose tax rate applies), from the
-    /// customer's events; for a customer registered after the period (back-dated usage), the plan
-    /// they were registered on.
+    /// The plan the customer was on when the period ended (whose tax rate applies), from the times
+    /// carried by the customer's events; for a customer registered after the period (back-dated
+    /// usage), the plan they were registered on.
     /// </summary>
     private static async Task<string> PlanAtAsync(IDocumentSession session, Customer customer, DateTimeOffset periodEnd, CancellationToken cancellation)
     {
         var assignments = (await session.Events.FetchStreamAsync(StreamKeys.Customer(customer.CustomerId), token: cancellation))
-            .Select(e => (e.Timestamp, PlanId: e.Data switch
+            .Select(e => e.Data switch
             {
-                CustomerRegistered r => r.PlanId,
-                CustomerUpdated u => u.PlanId,
-                _ => null,
-            }))
+                CustomerRegistered r => (At: r.RegisteredAt, PlanId: (string?)r.PlanId),
+                CustomerUpdated u => (At: u.UpdatedAt, PlanId: u.PlanId),
+                _ => (At: default(DateTimeOffset), PlanId: null),
+            })
             .Where(a => a.PlanId is not null)
             .ToList();
-        return assignments.LastOrDefault(a => a.Timestamp < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId ?? customer.PlanId;
+        return assignments.LastOrDefault(a => a.At < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId ?? customer.PlanId;
     }
 
     /// <summary>

@@ -347,8 +347,9 @@ public class PeriodCloseTests(LedgerApp app)
             Event("a-1", withUsage, "otp.whatsapp", "10", "2025-03-15T10:00:00Z"),
             Event("a-2", kolkata, "otp.whatsapp", "20", "2025-03-31T18:29:00Z")))).ShouldBe((2, 0));   // 23:59 in Kolkata
 
-        // November has not ended for any customer: nothing is closed, the answer names one of them.
-        var (notEnded, problem) = await _billing.ClosePeriodAsync("2026-11");
+        // The period the easternmost zone (UTC+14) is in now has ended for nobody, whatever today's
+        // date is: nothing is closed, the answer names one of the customers.
+        var (notEnded, problem) = await _billing.ClosePeriodAsync(Ledger.Common.BillingPeriods.Of(DateTimeOffset.UtcNow, "Pacific/Kiritimati"));
         notEnded.ShouldBe(HttpStatusCode.Conflict, problem?.ToJsonString());
         problem.Str("type").ShouldBe("urn:ledger:problem:period-not-ended");
         problem.Str("detail").ShouldContain("e.g. '");

@@ -286,6 +286,8 @@ public class UsageIngestionTests(LedgerApp app)
         { """{ "id": "ID65", "customerId": "CUST", "meter": "otp.sms", "quantity": "1", "occurredAt": "2026-11-10T10:00:00Z" }""", "id" },
         { """{ "id": "e-2", "customerId": "CUST", "meter": "otp sms", "quantity": "1", "occurredAt": "2026-11-10T10:00:00Z" }""", "meter" },
         { """{ "id": "e-2", "customerId": "CUST", "meter": "otp.sms", "quantity": "1", "occurredAt": "2026-11-10T10:00:00Z", "dimensions": "IN" }""", "dimensions" },
+        { """{ "id": "e-2", "customerId": "CUST", "meter": "otp.sms", "quantity": "1", "occurredAt": "2026-11-10T10:00:00Z", "dimensions": { "late": "yes" } }""", "dimensions.late" },
+        { """{ "id": "e-2", "customerId": "CUST", "meter": "otp.sms", "quantity": "1", "occurredAt": "1999-12-31T23:59:59Z" }""", "occurredAt" },
         { """null""", "" },
     };
 

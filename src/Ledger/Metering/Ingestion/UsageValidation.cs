@@ -29,6 +29,7 @@ public static class UsageValidation
     public const int MaxDimensions = 10;
     public const int MaxDimensionValueLength = 128;
     public static readonly TimeSpan FutureTolerance = TimeSpan.FromMinutes(5);
+    public static readonly DateTimeOffset EarliestOccurredAt = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
     /// <summary>The structural checks that need no lookup.</summary>
     public static void CheckShape(IReadOnlyList<UsageEventInput?> events, DateTimeOffset now, FieldErrors errors)
@@ -51,6 +52,7 @@ public static class UsageValidation
             if (e.OccurredAt is null) errors.Add($"{path}.occurredAt", "Is required.");
             else if (!Timestamps.TryParse(e.OccurredAt, out var occurredAt)) errors.Add($"{path}.occurredAt", "Must be an RFC 3339 timestamp with offset.");
             else if (occurredAt > now + FutureTolerance) errors.Add($"{path}.occurredAt", "Must not be more than 5 minutes in the future.");
+            else if (occurredAt < EarliestOccurredAt) errors.Add($"{path}.occurredAt", "Must be in 2000 or later (billing periods start in 2000-01).");
 
             if (e.Dimensions is { } dimensions)
             {
@@ -58,6 +60,7 @@ public static class UsageValidation
                 foreach (var (key, value) in dimensions)
                 {
                     if (!ClientIds.IsValid(key)) errors.Add($"{path}.dimensions", $"Dimension names must match ^[A-Za-z0-9._:-]{{1,64}}$ ('{Truncate(key)}').");
+                    else if (key == Rollups.UsageRollups.LateDimension) errors.Add($"{path}.dimensions.{key}", "'late' is reserved: the ledger marks late usage with it.");
                     else if (value is null) errors.Add($"{path}.dimensions.{key}", "Must be a string.");
                     else if (value.Length > MaxDimensionValueLength) errors.Add($"{path}.dimensions.{key}", $"Must be at most {MaxDimensionValueLength} characters.");
                 }

@@ -47,8 +47,9 @@ public sealed class UsageWriter : BackgroundService
 
     public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration)
     {
-        // Two writers let one group's SQL run while the next group is prepared; every lock is taken
-        // in one global order (ids, running totals, wallets), so concurrent writers cannot deadlock.
+        // One writer by default (measured: a second one waits on the first's wallet rows). Should more
+        // run, every lock is taken in one global order — claimed ids, wallets, running totals — so
+        // concurrent writers cannot deadlock.
         _writers = int.TryParse(configuration["Ledger:Ingestion:Writers"], out var writers) && writers > 0 ? writers : 1;
         _store = store;
         _dataSource = dataSource;
@@ -152,9 +153,10 @@ public sealed class UsageWriter : BackgroundService
 
         await tx.CommitAsync(cancellation);
 
+        var recordedPerBatch = accepted.CountBy(a => a.Batch).ToDictionary(c => c.Key, c => c.Value);
         foreach (var batch in group)
         {
-            var recorded = accepted.Count(a => a.Batch == batch);
+            var recorded = recordedPerBatch.GetValueOrDefault(batch);
             batch.Completion.TrySetResult(new UsageOutcome(recorded, batch.Usage.Count - recorded));
             Recorded.Add(recorded);
             Duplicates.Add(batch.Usage.Count - recorded);
