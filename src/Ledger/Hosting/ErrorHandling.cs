@@ -58,6 +58,8 @@ public static class ErrorHandling
             {
                 ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException => (409, "concurrency-conflict", "Conflict",
                     "Another change to the same resource was recorded first; read it again and retry."),
+                System.Threading.Channels.ChannelClosedException => (503, "shutting-down", "Service unavailable",
+                    "This instance is shutting down; send the request again (usage is deduplicated by id)."),
                 BadHttpRequestException bad when bad.StatusCode == 413 => (413, "payload-too-large", "Payload too large",
                     "The body is larger than this endpoint accepts."),
                 BadHttpRequestException bad => (bad.StatusCode, "bad-request", "Bad request", "The request could not be read."),

@@ -68,13 +68,23 @@ public sealed class UsageWriter : BackgroundService
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(Enumerable.Range(0, _writers).Select(_ => Task.Run(() => DrainAsync(stoppingToken), stoppingToken)));
+        Task.WhenAll(Enumerable.Range(0, _writers).Select(_ => Task.Run(DrainAsync, CancellationToken.None)));
 
-    private async Task DrainAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// On shutdown no new batch is taken, and every batch already queued is still recorded (within
+    /// the host's shutdown timeout), so no caller is left without an answer.
+    /// </summary>
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        return base.StopAsync(cancellationToken);
+    }
+
+    private async Task DrainAsync()
     {
         var reader = _queue.Reader;
         var group = new List<PendingBatch>();
-        while (await reader.WaitToReadAsync(stoppingToken))
+        while (await reader.WaitToReadAsync(CancellationToken.None))
         {
             group.Clear();
             var events = 0;
@@ -84,7 +94,7 @@ public sealed class UsageWriter : BackgroundService
                 events += batch.Usage.Count;
             }
 
-            await FlushWithFallbackAsync(group, stoppingToken);
+            await FlushWithFallbackAsync(group, CancellationToken.None);
         }
     }
 
