@@ -12,11 +12,15 @@ namespace Ledger.Wallets;
 /// </summary>
 public static class WalletHistory
 {
-    public const string UsageByCustomerIndex = "ix_usage_recorded_customer";
+    /// <summary>
+    /// Usage events by customer and billing period: a wallet's history reads the customer's usage,
+    /// a period close the customer's usage of one period.
+    /// </summary>
+    public const string UsageByCustomerIndex = "ix_usage_recorded_customer_period";
 
     public static string IndexDdl(string schema) =>
-        $"create index if not exists {UsageByCustomerIndex} on {schema}.mt_events ((data ->> 'customerId'), seq_id) " +
-        "where type = 'usage_recorded'";
+        $"create index if not exists {UsageByCustomerIndex} on {schema}.mt_events ((data ->> 'customerId'), (data ->> 'period'), seq_id) " +
+        $"where type = 'usage_recorded'; drop index if exists {schema}.ix_usage_recorded_customer";
 
     public record Entry(long Sequence, DateTimeOffset RecordedAt, object Data, string? Actor);
 
