@@ -16,6 +16,10 @@ public readonly record struct DecimalText(string? Text, bool Malformed = false)
 
     public bool IsMissing => Text is null && !Malformed;
 
+    /// <summary>The shortest text of a value, trailing zeros dropped: <c>0.20</c> and <c>0.2</c> both give <c>0.2</c>.</summary>
+    public static string Canonical(decimal value) =>
+        (value / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture);
+
     /// <summary>
     /// Parses plain decimal notation (optional leading minus, digits, optional fraction); no
     /// exponent, no spaces, no leading plus.

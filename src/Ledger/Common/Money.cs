@@ -18,8 +18,6 @@ public readonly record struct Money(decimal Amount, string Currency) : IComparab
 
     public Money RoundToMinorUnit() => new(Round(Amount, Currencies.MinorUnits(Currency)), Currency);
 
-    public Money RoundToLedgerScale() => new(Round(Amount, LedgerScale), Currency);
-
     /// <summary>The one rounding rule of the ledger.</summary>
     public static decimal Round(decimal value, int decimals) =>
         Math.Round(value, decimals, MidpointRounding.AwayFromZero);

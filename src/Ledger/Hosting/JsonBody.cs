@@ -23,7 +23,7 @@ public static class JsonBody
     public static async Task<BodyRead<T>> ReadAsync<T>(HttpRequest request, int maxBytes = DefaultMaxBytes) where T : class
     {
         var raw = await ReadBytesAsync(request, maxBytes);
-        return raw.Problem is not null ? BodyRead<T>.Failed(raw.Problem) : Parse<T>(raw.Bytes!, raw.MediaType);
+        return raw.Problem is not null ? BodyRead<T>.Failed(raw.Problem) : Parse<T>(raw.Bytes!.Value, raw.MediaType);
     }
 
     /// <summary>Reads the whole body within the limit, refusing media types other than JSON (and <paramref name="extraMediaTypes"/>).</summary>
@@ -38,15 +38,15 @@ public static class JsonBody
 
         var bytes = await ReadLimitedAsync(request, maxBytes);
         if (bytes is null) return new RawBody(null, mediaType, TooLarge(maxBytes));
-        if (bytes.Length == 0) return new RawBody(null, mediaType, Problems.Validation("$", "A JSON body is required."));
+        if (bytes.Value.Length == 0) return new RawBody(null, mediaType, Problems.Validation("$", "A JSON body is required."));
         return new RawBody(bytes, mediaType.ToLowerInvariant(), null);
     }
 
-    public static BodyRead<T> Parse<T>(byte[] bytes, string mediaType = "application/json") where T : class
+    public static BodyRead<T> Parse<T>(ReadOnlyMemory<byte> bytes, string mediaType = "application/json") where T : class
     {
         try
         {
-            var value = JsonSerializer.Deserialize<T>(bytes, Options);
+            var value = JsonSerializer.Deserialize<T>(bytes.Span, Options);
             return value is null
                 ? BodyRead<T>.Failed(Problems.Validation("$", "A JSON value is required."))
                 : new BodyRead<T>(value, null, mediaType);
@@ -74,7 +74,7 @@ public static class JsonBody
             ? "Has the wrong JSON type."
             : $"Malformed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}).";
 
-    private static async Task<byte[]?> ReadLimitedAsync(HttpRequest request, int maxBytes)
+    private static async Task<ReadOnlyMemory<byte>?> ReadLimitedAsync(HttpRequest request, int maxBytes)
     {
         if (request.ContentLength > maxBytes) return null;
 
@@ -87,11 +87,12 @@ public static class JsonBody
             buffer.Write(chunk, 0, read);
         }
 
-        return buffer.ToArray();
+        // The buffer itself, not a copy of it.
+        return new ReadOnlyMemory<byte>(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 }
 
-public readonly record struct RawBody(byte[]? Bytes, string MediaType, IResult? Problem);
+public readonly record struct RawBody(ReadOnlyMemory<byte>? Bytes, string MediaType, IResult? Problem);
 
 public readonly record struct BodyRead<T>(T? Value, IResult? Problem, string MediaType) where T : class
 {

@@ -37,7 +37,7 @@ public sealed record InvoiceResponse(
         var minor = Currencies.MinorUnits(d.Currency);
         return new InvoiceResponse(d.Id, d.CustomerId, d.Period, d.Currency, Timestamps.Format(d.IssuedAt),
             Timestamps.Format(d.PeriodStart), Timestamps.Format(d.PeriodEnd), d.BillingTimeZone,
-            d.Lines.Select(l => new InvoiceLineResponse(l.Meter, l.Description, Quantities.Format(l.Quantity),
+            d.Lines.Select(l => new InvoiceLineResponse(l.Meter, l.Description, DecimalText.Canonical(l.Quantity),
                 l.UnitPrice?.ToString(CultureInfo.InvariantCulture), Money.Format(l.Amount, minor), l.Late)).ToList(),
             Money.Format(d.Subtotal, minor), d.TaxRate.ToString(CultureInfo.InvariantCulture), Money.Format(d.Tax, minor),
             Money.Format(d.Total, minor), Money.Format(invoice.UsageCharged, Money.LedgerScale),

@@ -58,5 +58,5 @@ public sealed record PlanVersionPublished(
     }
 
     private static string Normalize(decimal? value) =>
-        value is { } v ? (v / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture) : "-";
+        value is { } v ? Common.DecimalText.Canonical(v) : "-";
 }

@@ -16,7 +16,7 @@ public sealed record MoneyCommand(MoneyCommandKind Kind, string CustomerId, stri
 {
     /// <summary>The content that must match when the same id is sent again.</summary>
     public string Fingerprint =>
-        $"{Kind}|{(Amount / 1.000000000000000000000000000000000m).ToString(CultureInfo.InvariantCulture)}|{Note}";
+        $"{Kind}|{DecimalText.Canonical(Amount)}|{Note}";
 }
 
 /// <summary>The body of every money command; which text field applies depends on the command.</summary>

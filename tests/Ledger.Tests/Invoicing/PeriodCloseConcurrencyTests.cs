@@ -51,6 +51,9 @@ public class PeriodCloseConcurrencyTests(LedgerApp app)
         line.Str("quantity").ShouldBe(onInvoice.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         decimal.Parse(invoice.Str("usageCharged"), System.Globalization.CultureInfo.InvariantCulture).ShouldBe(onInvoice.Sum(u => u.Amount.Amount));
         var total = decimal.Parse(invoice.Str("total"), System.Globalization.CultureInfo.InvariantCulture);
+        // Computed here, independently of the closer: n × 0.115 rounded to paise, plus 18% tax rounded the same way.
+        var subtotal = Math.Round(onInvoice.Count * 0.115m, 2, MidpointRounding.AwayFromZero);
+        total.ShouldBe(subtotal + Math.Round(subtotal * 0.18m, 2, MidpointRounding.AwayFromZero));
         var settled = (await app.CustomerStreamAsync(c)).Select(e => e.Data).OfType<PeriodSettled>().ShouldHaveSingleItem();
         (onInvoice.Sum(u => u.Amount.Amount) + settled.Amount.Amount).ShouldBe(total);
 

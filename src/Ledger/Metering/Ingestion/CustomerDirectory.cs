@@ -32,9 +32,11 @@ public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
             else missing.Add(id);
         }
 
-        await using var session = store.QuerySession();
+        // A session only when something is not cached: the usual batch needs no database at all.
+        IQuerySession? session = null;
         if (missing.Count > 0)
         {
+            session = store.QuerySession();
             foreach (var customer in await session.LoadManyAsync<Customer>(cancellation, missing.Select(StreamKeys.Customer)))
             {
                 customers[customer.CustomerId] = customer;
@@ -52,6 +54,7 @@ public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
 
         if (missingPlans.Count > 0)
         {
+            session ??= store.QuerySession();
             foreach (var plan in await session.LoadManyAsync<Plan>(cancellation, missingPlans.Select(StreamKeys.Plan)))
             {
                 plans[plan.PlanId] = plan;
@@ -59,6 +62,7 @@ public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
             }
         }
 
+        if (session is not null) await session.DisposeAsync();
         return (customers, plans);
     }
 

@@ -38,13 +38,13 @@ public static class RecordUsageEndpoint
         List<UsageEventInput?> events;
         if (raw.MediaType == CloudEventsBatch)
         {
-            var cloudEvents = JsonBody.Parse<List<CloudEventInput?>>(raw.Bytes!);
+            var cloudEvents = JsonBody.Parse<List<CloudEventInput?>>(raw.Bytes!.Value);
             if (cloudEvents.Problem is not null) return cloudEvents.Problem;
             events = cloudEvents.Value!.Select(c => c?.ToUsage()).ToList();
         }
         else
         {
-            var body = JsonBody.Parse<UsageBatchRequest>(raw.Bytes!);
+            var body = JsonBody.Parse<UsageBatchRequest>(raw.Bytes!.Value);
             if (body.Problem is not null) return body.Problem;
             if (body.Value!.Events is null) return Problems.Validation("events", "Is required.");
             events = body.Value.Events;

@@ -70,7 +70,7 @@ public static class GetUsageEndpoint
                 : new Dictionary<string, string> { [groupBy] = reader.GetString(2) };
             buckets.Add(new UsageBucket(
                 Timestamps.Format(new DateTimeOffset(DateTime.SpecifyKind(reader.GetDateTime(0), DateTimeKind.Utc))),
-                reader.GetString(1), dimensions, Quantities.Format(reader.GetDecimal(3)), Money.Format(reader.GetDecimal(4), Money.LedgerScale)));
+                reader.GetString(1), dimensions, DecimalText.Canonical(reader.GetDecimal(3)), Money.Format(reader.GetDecimal(4), Money.LedgerScale)));
         }
 
         return Results.Ok(new UsageResponse(customerId, granularity, buckets));
