@@ -1,16 +1,47 @@
-using System.Text.RegularExpressions;
-
 namespace Ledger.Common;
 
 /// <summary>Ids chosen by clients: customers, plans, meters, usage events and money commands.</summary>
-public static partial class ClientIds
+public static class ClientIds
 {
-    public const string Rule = "Must match ^[A-Za-z0-9._:-]{1,64}$.";
+    public const int MaxLength = 64;
 
-    [GeneratedRegex("^[A-Za-z0-9._:-]{1,64}$", RegexOptions.CultureInvariant)]
-    private static partial Regex Pattern();
+    public const string Rule = "Must match ^[A-Za-z0-9._:-]{1,64}$ (the whole string: no spaces, line breaks or other characters).";
 
-    public static bool IsValid(string? id) => id is not null && Pattern().IsMatch(id);
+    /// <summary>
+    /// Checks every character of the whole string. A regular expression anchored with <c>^…$</c>
+    /// would also match before a final line feed, which once made <c>tu-1</c> and <c>tu-1\n</c> two
+    /// idempotency keys for the same top-up.
+    /// </summary>
+    public static bool IsValid(string? id)
+    {
+        if (id is null || id.Length is 0 or > MaxLength) return false;
+        foreach (var c in id)
+        {
+            if (!IsAllowed(c)) return false;
+        }
+
+        return true;
+    }
+
+    private static bool IsAllowed(char c) =>
+        c is (>= 'A' and <= 'Z') or (>= 'a' and <= 'z') or (>= '0' and <= '9') or '.' or '_' or ':' or '-';
+}
+
+/// <summary>Free text chosen by clients: names, reasons, references, dimension values.</summary>
+public static class ClientText
+{
+    public const string ControlCharacterRule = "Must not contain control characters (U+0000–U+001F, U+007F).";
+
+    /// <summary>Whether the text holds a C0 control character or DEL, which PostgreSQL text and logs must never see.</summary>
+    public static bool HasControlCharacter(ReadOnlySpan<char> text)
+    {
+        foreach (var c in text)
+        {
+            if (c < '\u0020' || c == '\u007F') return true;
+        }
+
+        return false;
+    }
 }
 
 /// <summary>

@@ -15,6 +15,7 @@ public static class Authentication
     public const string Issuer = "ledger";
     public const string Audience = "ledger";
     public const int MinimumKeyBytes = 32;
+    public const int MaxSubjectLength = 200;
 
     public static IServiceCollection AddLedgerAuthentication(this IServiceCollection services, IConfiguration configuration)
     {
@@ -35,6 +36,22 @@ public static class Authentication
                 ValidateLifetime = true,
                 NameClaimType = "sub",
                 ClockSkew = TimeSpan.FromSeconds(30),
+            };
+
+            // The subject is recorded as the actor of every event: a token whose `sub` is missing,
+            // longer than 200 characters or holds control characters is refused like a forged one.
+            options.Events = new JwtBearerEvents
+            {
+                OnTokenValidated = context =>
+                {
+                    var subject = context.Principal?.FindFirst("sub")?.Value;
+                    if (string.IsNullOrEmpty(subject) || subject.Length > MaxSubjectLength || Common.ClientText.HasControlCharacter(subject))
+                    {
+                        context.Fail("The token's sub claim is missing or not usable as an actor.");
+                    }
+
+                    return Task.CompletedTask;
+                },
             };
 
             if (!string.IsNullOrEmpty(authority))

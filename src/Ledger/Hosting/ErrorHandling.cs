@@ -44,8 +44,11 @@ public static class ErrorHandling
         406 => "not-acceptable",
         409 => "conflict",
         413 => "payload-too-large",
+        414 => "uri-too-long",
         415 => "unsupported-media-type",
+        431 => "request-headers-too-large",
         422 => "unprocessable",
+        503 => "unavailable",
         _ when status >= 500 => "internal",
         _ => "error",
     };
@@ -56,6 +59,8 @@ public static class ErrorHandling
         {
             var (status, slug, title, detail) = exception switch
             {
+                _ when DatabaseOutage.IsOutage(exception) && !http.RequestAborted.IsCancellationRequested => (503, "unavailable", "Service unavailable",
+                    $"The ledger's database is unavailable; nothing was stored. Retry after {DatabaseOutage.RetryAfterSeconds} seconds (money commands and usage are idempotent by id)."),
                 ConcurrencyException or Marten.Exceptions.ExistingStreamIdCollisionException => (409, "concurrency-conflict", "Conflict",
                     "Another change to the same resource was recorded first; read it again and retry."),
                 System.Threading.Channels.ChannelClosedException => (503, "shutting-down", "Service unavailable",
@@ -68,7 +73,16 @@ public static class ErrorHandling
                 _ => (500, "internal", "Internal error", "An unexpected error occurred; it was logged with the trace id."),
             };
 
-            if (status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+            if (status == 503)
+            {
+                // An outage is not a bug: one line without the stack trace (which would carry SQL).
+                logger.LogWarning("{Method} {Path} answered 503: {Reason}", http.Request.Method, http.Request.Path, DatabaseOutage.Describe(exception));
+                http.Response.Headers.RetryAfter = DatabaseOutage.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            else if (status >= 500)
+            {
+                logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+            }
 
             http.Response.StatusCode = status;
             return await problems.TryWriteAsync(new ProblemDetailsContext

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Ledger.Common;
 
 namespace Ledger.Hosting;
@@ -18,6 +19,9 @@ public static class JsonBody
         AllowTrailingCommas = false,
         ReadCommentHandling = JsonCommentHandling.Disallow,
         MaxDepth = 32,
+        // {"amount": "1", "amount": "1000"} is refused rather than read as its last value.
+        AllowDuplicateProperties = false,
+        Converters = { new ClientStringJsonConverter() },
     };
 
     public static async Task<BodyRead<T>> ReadAsync<T>(HttpRequest request, int maxBytes = DefaultMaxBytes) where T : class
@@ -69,10 +73,13 @@ public static class JsonBody
         mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
         mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
 
-    private static string Describe(JsonException e) =>
-        e.Message.Contains("could not be converted", StringComparison.Ordinal)
-            ? "Has the wrong JSON type."
-            : $"Malformed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}).";
+    private static string Describe(JsonException e) => e switch
+    {
+        ClientStringJsonConverter.ControlCharacterException => ClientText.ControlCharacterRule,
+        _ when e.Message.StartsWith("Duplicate", StringComparison.Ordinal) => "A member name is repeated in this object; send each member once.",
+        _ when e.Message.Contains("could not be converted", StringComparison.Ordinal) => "Has the wrong JSON type.",
+        _ => $"Malformed JSON (line {e.LineNumber + 1}, byte {e.BytePositionInLine}).",
+    };
 
     private static async Task<ReadOnlyMemory<byte>?> ReadLimitedAsync(HttpRequest request, int maxBytes)
     {
@@ -99,6 +106,39 @@ public readonly record struct BodyRead<T>(T? Value, IResult? Problem, string Med
     public static BodyRead<T> Failed(IResult problem) => new(null, problem, "");
 }
 
+/// <summary>
+/// Every string a request body carries (ids, names, reasons, references, dimension values, and
+/// dictionary keys) is read through this converter, which refuses control characters at parse
+/// time: the serializer then reports the field path, and no such text can reach PostgreSQL (which
+/// refuses a NUL) or a log line.
+/// </summary>
+public sealed class ClientStringJsonConverter : JsonConverter<string>
+{
+    public override bool HandleNull => false;
+
+    public override string? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException("The JSON value could not be converted to a string.");
+        return Checked(ref reader);
+    }
+
+    public override string ReadAsPropertyName(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        Checked(ref reader);
+
+    public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
+
+    public override void WriteAsPropertyName(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WritePropertyName(value);
+
+    // Raw control characters are already malformed JSON, so only an escaped string can hold one.
+    private static string Checked(ref Utf8JsonReader reader)
+    {
+        var value = reader.GetString()!;
+        return reader.ValueIsEscaped && ClientText.HasControlCharacter(value) ? throw new ControlCharacterException() : value;
+    }
+
+    public sealed class ControlCharacterException() : JsonException(ClientText.ControlCharacterRule);
+}
+
 /// <summary>Declares the JSON body an endpoint reads itself, for the OpenAPI document.</summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class JsonRequestBodyAttribute(Type bodyType) : Attribute
@@ -123,6 +163,10 @@ public static class Check
         else if (value.Length > maxLength)
         {
             errors.Add(field, $"Must be at most {maxLength} characters.");
+        }
+        else if (ClientText.HasControlCharacter(value))
+        {
+            errors.Add(field, ClientText.ControlCharacterRule);
         }
     }
 

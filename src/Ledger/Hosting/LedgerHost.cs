@@ -36,6 +36,7 @@ public static class LedgerHost
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
+            RequestLimits.Configure(kestrel.Limits);
         });
 
         var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "ledger" }.Build();
@@ -99,6 +100,7 @@ public static class LedgerHost
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseTraceparentHeader();
+        app.UseRequestLimits();
         app.UseAuthentication();
         app.UseAuthorization();
 

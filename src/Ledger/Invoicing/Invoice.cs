@@ -8,6 +8,11 @@ namespace Ledger.Invoicing;
 public sealed record Invoice(string Id, InvoiceDocument Document, SellerInfo Seller, decimal UsageCharged, decimal Settlement, string PdfSha256)
 {
     public static string IdFor(string period, string customerId) => $"INV-{period}-{customerId}";
+
+    /// <summary>Whether an id has the shape of an invoice id; any other text is answered 404 without a query.</summary>
+    public static bool IsWellFormedId(string? id) =>
+        id is { Length: > 12 } && id.StartsWith("INV-", StringComparison.Ordinal) && id[11] == '-'
+        && Common.BillingPeriods.TryParse(id[4..11], out _, out _) && Common.ClientIds.IsValid(id[12..]);
 }
 
 /// <summary>Invoice documents, projected inline from <see cref="InvoiceIssued"/>.</summary>

@@ -89,7 +89,10 @@ public static class InvoiceQueryEndpoints
     [Tags("Invoicing")]
     public static async Task<IResult> List(string? customerId, string? period, IQuerySession session, CancellationToken cancellation)
     {
-        if (period is not null && !BillingPeriods.TryParse(period, out _, out _)) return Problems.Validation("period", "Must be a month, yyyy-MM.");
+        var errors = new FieldErrors();
+        if (period is not null && !BillingPeriods.TryParse(period, out _, out _)) errors.Add("period", "Must be a month, yyyy-MM.");
+        if (customerId is not null) Check.ClientId(errors, "customerId", customerId);
+        if (errors.Any) return errors.ToProblem();
         IQueryable<Invoice> query = session.Query<Invoice>();
         if (customerId is not null) query = query.Where(i => i.Document.CustomerId == customerId);
         if (period is not null) query = query.Where(i => i.Document.Period == period);
@@ -110,7 +113,7 @@ public static class InvoiceQueryEndpoints
     [Tags("Invoicing")]
     public static async Task<IResult> Get(string invoiceId, IQuerySession session, CancellationToken cancellation)
     {
-        var invoice = await session.LoadAsync<Invoice>(invoiceId, cancellation);
+        var invoice = Invoice.IsWellFormedId(invoiceId) ? await session.LoadAsync<Invoice>(invoiceId, cancellation) : null;
         return invoice is null ? Problems.NotFound($"No invoice '{invoiceId}'.") : Results.Ok(InvoiceResponse.From(invoice));
     }
 
@@ -124,7 +127,7 @@ public static class InvoiceQueryEndpoints
     [Tags("Invoicing")]
     public static async Task<IResult> Pdf(string invoiceId, IQuerySession session, CancellationToken cancellation)
     {
-        var invoice = await session.LoadAsync<Invoice>(invoiceId, cancellation);
+        var invoice = Invoice.IsWellFormedId(invoiceId) ? await session.LoadAsync<Invoice>(invoiceId, cancellation) : null;
         if (invoice is null) return Problems.NotFound($"No invoice '{invoiceId}'.");
         var pdf = InvoicePdf.Render(invoice.Document, invoice.Seller);
         return Results.File(pdf, "application/pdf", $"{invoice.Id}.pdf");

@@ -29,16 +29,33 @@ public sealed class LedgerApp : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        Host = await StartHostAsync(ConnectionString, Schema);
+    }
+
+    /// <summary>A host of the ledger on the given database and schema, as every test fixture starts it.</summary>
+    public static Task<IAlbaHost> StartHostAsync(string connectionString, string schema, string roles = "api,projections")
+    {
         JasperFxEnvironment.AutoStartHost = true;
-        Host = await AlbaHost.For<Program>(web =>
+        return AlbaHost.For<Program>(web =>
         {
-            web.UseSetting("ConnectionStrings:Ledger", ConnectionString);
-            web.UseSetting("Ledger:Schema", Schema);
+            web.UseSetting("ConnectionStrings:Ledger", connectionString);
+            web.UseSetting("Ledger:Schema", schema);
             web.UseSetting("Ledger:Auth:SigningKey", SigningKey);
             web.UseSetting("Ledger:Durability", "Solo");
-            web.UseSetting("Ledger:Roles", "api,projections");
+            web.UseSetting("Ledger:Roles", roles);
             web.UseSetting("Ledger:Daemon", "Solo");
         });
+    }
+
+    /// <summary>The repository's root, found from the test binaries (for its scripts).</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Ledger.sln"))) return dir.FullName;
+        }
+
+        throw new InvalidOperationException("Ledger.sln not found above the test binaries.");
     }
 
     public async ValueTask DisposeAsync()

@@ -59,10 +59,11 @@ public static class UsageValidation
                 if (dimensions.Count > MaxDimensions) errors.Add($"{path}.dimensions", $"At most {MaxDimensions} dimensions.");
                 foreach (var (key, value) in dimensions)
                 {
-                    if (!ClientIds.IsValid(key)) errors.Add($"{path}.dimensions", $"Dimension names must match ^[A-Za-z0-9._:-]{{1,64}}$ ('{Truncate(key)}').");
+                    if (!ClientIds.IsValid(key)) errors.Add($"{path}.dimensions", "Dimension names: " + ClientIds.Rule);
                     else if (key == Rollups.UsageRollups.LateDimension) errors.Add($"{path}.dimensions.{key}", "'late' is reserved: the ledger marks late usage with it.");
                     else if (value is null) errors.Add($"{path}.dimensions.{key}", "Must be a string.");
                     else if (value.Length > MaxDimensionValueLength) errors.Add($"{path}.dimensions.{key}", $"Must be at most {MaxDimensionValueLength} characters.");
+                    else if (ClientText.HasControlCharacter(value)) errors.Add($"{path}.dimensions.{key}", ClientText.ControlCharacterRule);
                 }
             }
         }
@@ -124,5 +125,4 @@ public static class UsageValidation
 
     private static readonly IReadOnlyDictionary<string, string> Empty = new Dictionary<string, string>();
 
-    private static string Truncate(string text) => text.Length > 64 ? text[..64] + "…" : text;
 }

@@ -20,8 +20,8 @@ public sealed record EventActor(string Name, string? CorrelationId, string? Caus
 /// writer drains everything queued and records it in a single PostgreSQL transaction:
 /// dedup by (customer, event id) in the database, rating against the period's running totals,
 /// one usage stream per batch, and the wallet debits through the inline wallet projection. Each
-/// caller gets its own answer when the transaction commits. A group that fails is retried one
-/// batch at a time, so one bad batch cannot fail the others.
+/// caller gets its own answer when the transaction commits. A group that fails is split and
+/// retried in halves, so one bad batch cannot fail the others.
 /// </summary>
 public sealed class UsageWriter : BackgroundService
 {
@@ -98,20 +98,30 @@ public sealed class UsageWriter : BackgroundService
         }
     }
 
+    /// <summary>
+    /// Validation keeps everything it can catch out of the database, so a group that still fails
+    /// there is rare. Then the group is split in halves and each half tried again: a failing batch
+    /// ends up alone in about log2(n) rounds while the healthy ones commit in a few transactions,
+    /// never one batch at a time. When PostgreSQL itself is unavailable nothing is retried here:
+    /// every caller gets the outage (503) at once.
+    /// </summary>
     private async Task FlushWithFallbackAsync(List<PendingBatch> group, CancellationToken cancellation)
     {
         try
         {
             await FlushAsync(group, cancellation);
         }
-        catch (Exception e) when (group.Count > 1 && e is not OperationCanceledException)
+        catch (Exception e) when (group.Count > 1 && e is not OperationCanceledException && !DatabaseOutage.IsOutage(e))
         {
-            _logger.LogWarning(e, "A group of {Count} usage batches failed; recording them one by one", group.Count);
-            foreach (var batch in group) await FlushWithFallbackAsync([batch], cancellation);
+            _logger.LogWarning("A group of {Count} usage batches failed ({Reason}); trying its halves apart", group.Count, e.GetType().Name);
+            var half = group.Count / 2;
+            await FlushWithFallbackAsync(group[..half], cancellation);
+            await FlushWithFallbackAsync(group[half..], cancellation);
         }
         catch (Exception e)
         {
-            _logger.LogError(e, "Recording a usage batch failed");
+            if (DatabaseOutage.IsOutage(e)) _logger.LogWarning("Recording {Count} usage batches failed: {Reason}", group.Count, DatabaseOutage.Describe(e));
+            else _logger.LogError(e, "Recording a usage batch failed");
             foreach (var batch in group) batch.Completion.TrySetException(e);
         }
     }
