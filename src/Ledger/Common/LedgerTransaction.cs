@@ -47,14 +47,6 @@ public sealed class LedgerTransaction : IAsyncDisposable
         return command;
     }
 
-    /// <summary>Serializes transactions on one key until they end, whether or not any row exists yet.</summary>
-    public async Task AdvisoryLockAsync(string key, CancellationToken cancellation)
-    {
-        await using var command = Command("select pg_advisory_xact_lock(hashtextextended($1, 0))");
-        command.Parameters.Add(new NpgsqlParameter { Value = key });
-        await command.ExecuteNonQueryAsync(cancellation);
-    }
-
     /// <summary>Saves the session's pending changes and commits everything.</summary>
     public async Task CommitAsync(CancellationToken cancellation)
     {

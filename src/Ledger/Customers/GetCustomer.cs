@@ -21,6 +21,10 @@ public sealed record CustomerResponse(
     public static CustomerResponse From(Customer c) => new(c.CustomerId, c.Name, c.PlanId, c.Currency,
         c.CreditLimit.ToMinorUnitString(), c.LowBalanceThreshold.ToMinorUnitString(), c.BillingTimeZone,
         Timestamps.Format(c.CreatedAt), Timestamps.Format(c.UpdatedAt));
+
+    public static CustomerResponse From(Accounts.Account a) => new(a.CustomerId, a.Name, a.PlanId, a.Currency,
+        a.CreditLimit.ToMinorUnitString(), a.LowBalanceThreshold.ToMinorUnitString(), a.BillingTimeZone,
+        Timestamps.Format(a.CreatedAt), Timestamps.Format(a.UpdatedAt));
 }
 
 public static class GetCustomerEndpoint

@@ -1,3 +1,4 @@
+using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Hosting;
 using Ledger.Plans;
@@ -7,6 +8,7 @@ using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using NodaTime;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Ledger.Customers;
@@ -57,33 +59,44 @@ public static class CustomerRules
     }
 
     /// <summary>What registering these terms means for a customer that may already exist.</summary>
-    public static CustomerDecision Decide(Customer? existing, string customerId, CustomerTerms terms, DateTimeOffset now)
+    /// <summary>
+    /// What registering these terms means for the customer as its account has it (null: not
+    /// registered yet), given the plan it names as the plan's events have it.
+    /// </summary>
+    public static CustomerDecision Decide(Account? existing, Plan? plan, string customerId, CustomerTerms terms, DateTimeOffset now)
     {
+        if (existing is not null && existing.Currency != terms.Currency)
+        {
+            return new CustomerDecision.Refused("currency-change",
+                $"Customer '{customerId}' is billed in {existing.Currency}; the currency of a customer cannot change.");
+        }
+
+        if (existing is not null && existing.BillingTimeZone != terms.BillingTimeZone)
+        {
+            return new CustomerDecision.Refused("time-zone-change",
+                $"Customer '{customerId}' is billed in time zone {existing.BillingTimeZone}; it cannot change.");
+        }
+
+        if (existing is not null && existing.Name == terms.Name && existing.PlanId == terms.PlanId &&
+            existing.CreditLimit.Amount == terms.CreditLimit.Amount && existing.LowBalanceThreshold.Amount == terms.LowBalanceThreshold.Amount)
+        {
+            return new CustomerDecision.Unchanged();
+        }
+
+        if (plan is null) return new CustomerDecision.Invalid("planId", $"No plan '{terms.PlanId}'.");
+        if (plan.Currency != terms.Currency)
+        {
+            return new CustomerDecision.Invalid("planId", $"Plan '{terms.PlanId}' is priced in {plan.Currency}, not {terms.Currency}.");
+        }
+
         if (existing is null)
         {
             return new CustomerDecision.Registered(new CustomerRegistered(customerId, terms.Name, terms.PlanId, terms.Currency,
                 terms.CreditLimit, terms.LowBalanceThreshold, terms.BillingTimeZone, now));
         }
 
-        if (existing.Currency != terms.Currency)
-        {
-            return new CustomerDecision.Refused("currency-change",
-                $"Customer '{customerId}' is billed in {existing.Currency}; the currency of a customer cannot change.");
-        }
-
-        if (existing.BillingTimeZone != terms.BillingTimeZone)
-        {
-            return new CustomerDecision.Refused("time-zone-change",
-                $"Customer '{customerId}' is billed in time zone {existing.BillingTimeZone}; it cannot change.");
-        }
-
-        var unchanged = existing.Name == terms.Name && existing.PlanId == terms.PlanId &&
-                        existing.CreditLimit.Amount == terms.CreditLimit.Amount &&
-                        existing.LowBalanceThreshold.Amount == terms.LowBalanceThreshold.Amount;
-        return unchanged
-            ? new CustomerDecision.Unchanged()
-            : new CustomerDecision.Updated(new CustomerUpdated(customerId, terms.Name, terms.PlanId, terms.CreditLimit,
-                terms.LowBalanceThreshold, now));
+        return new CustomerDecision.Updated(new CustomerUpdated(customerId, terms.Name, terms.PlanId, terms.CreditLimit,
+            terms.LowBalanceThreshold, now));
     }
 }
 
@@ -96,6 +109,49 @@ public abstract record CustomerDecision
     public sealed record Unchanged : CustomerDecision;
 
     public sealed record Refused(string Slug, string Detail) : CustomerDecision;
+
+    /// <summary>The terms name a plan that cannot be used (400 on that field).</summary>
+    public sealed record Invalid(string Field, string Detail) : CustomerDecision;
+}
+
+/// <summary>Register a customer, or update its mutable terms (a message, whichever transport brings it).</summary>
+public sealed record RegisterCustomer(string CustomerId, CustomerTerms Terms, EventActor Actor) : ILedgerCommand;
+
+/// <summary>The customer's decision and the customer as it is after it.</summary>
+public sealed record CustomerOutcome(CustomerDecision Decision, Account? Account);
+
+public static class RegisterCustomerHandler
+{
+    public static async Task<CustomerOutcome> Handle(RegisterCustomer command, IDocumentSession session, TimeProvider clock,
+        Ledger.Metering.Ingestion.CustomerDirectory directory, CancellationToken cancellation)
+    {
+        // Registrations of one customer queue on an advisory lock (the account may not exist yet);
+        // then the account row, as every writer of the customer locks it.
+        await session.BeginTransactionAsync(cancellation);
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var key = StreamKeys.Customer(command.CustomerId);
+        await Advisory.LockAsync(session.Connection!, key, cancellation);
+        var existing = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation);
+        var plan = await PlanHistory.LoadAsync(session, command.Terms.PlanId, cancellation);
+
+        var decision = CustomerRules.Decide(existing, plan, command.CustomerId, command.Terms, clock.GetUtcNow());
+        switch (decision)
+        {
+            case CustomerDecision.Registered registered:
+                var opened = Account.Open(registered.Event);
+                session.Events.StartStream(key, registered.Event);
+                AccountTable.Save(session, schema, opened);
+                return new CustomerOutcome(decision, opened);
+            case CustomerDecision.Updated updated:
+                var after = existing!.Apply(updated.Event);
+                session.Events.Append(key, after.StreamVersion, updated.Event);
+                AccountTable.Save(session, schema, after);
+                directory.Evict(customerId: command.CustomerId);
+                return new CustomerOutcome(decision, after);
+            default:
+                return new CustomerOutcome(decision, existing);
+        }
+    }
 }
 
 public static class RegisterCustomerEndpoint
@@ -107,11 +163,11 @@ public static class RegisterCustomerEndpoint
     [ProducesProblem(403)]
     [ProducesProblem(400)]
     [ProducesProblem(409)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(RegisterCustomerRequest))]
     [Tags("Customers")]
-    public static async Task<IResult> Put(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource,
-        TimeProvider clock, Ledger.Metering.Ingestion.CustomerDirectory directory)
+    public static async Task<IResult> Put(string customerId, HttpContext http, IMessageBus bus)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "customerId", customerId);
@@ -123,41 +179,14 @@ public static class RegisterCustomerEndpoint
         var terms = CustomerRules.Validate(body.Value!, errors);
         if (terms is null) return errors.ToProblem();
 
-        var cancellation = http.RequestAborted;
-        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
-        var session = tx.Session;
-        EventMetadata.Stamp(session, http);
-
-        // Registrations of one customer queue on an advisory lock (the stream may not exist yet); then
-        // the same lock order as money commands (wallet row, then stream), so the two never deadlock.
-        var key = StreamKeys.Customer(customerId);
-        await tx.AdvisoryLockAsync(key, cancellation);
-        await WalletTable.ReadAsync(tx.Connection, tx.Transaction, store.Options.DatabaseSchemaName, customerId, forUpdate: true, cancellation);
-        var existing = await session.LoadAsync<Customer>(key, cancellation);
-        var decision = CustomerRules.Decide(existing, customerId, terms, clock.GetUtcNow());
-        if (decision is CustomerDecision.Refused refused) return Problems.Conflict(refused.Slug, refused.Detail);
-        if (decision is CustomerDecision.Unchanged) return Results.Ok(CustomerResponse.From(existing!));
-
-        var plan = await session.LoadAsync<Plan>(StreamKeys.Plan(terms.PlanId), cancellation);
-        if (plan is null) return Problems.Validation("planId", $"No plan '{terms.PlanId}'.");
-        if (plan.Currency != terms.Currency)
+        var outcome = await bus.InvokeAsync<CustomerOutcome>(new RegisterCustomer(customerId, terms, EventActor.From(http)), http.RequestAborted);
+        return outcome.Decision switch
         {
-            return Problems.Validation("planId", $"Plan '{terms.PlanId}' is priced in {plan.Currency}, not {terms.Currency}.");
-        }
-
-        switch (decision)
-        {
-            case CustomerDecision.Registered registered:
-                session.Events.StartStream(key, registered.Event);
-                await tx.CommitAsync(cancellation);
-                return Results.Created($"/v1/customers/{customerId}", CustomerResponse.From(Customer.Create(registered.Event)));
-            case CustomerDecision.Updated updated:
-                session.Events.Append(key, updated.Event);
-                await tx.CommitAsync(cancellation);
-                directory.Evict(customerId: customerId);
-                return Results.Ok(CustomerResponse.From(existing!.Apply(updated.Event)));
-            default:
-                throw new InvalidOperationException("Unknown customer decision.");
-        }
+            CustomerDecision.Registered => Results.Created($"/v1/customers/{customerId}", CustomerResponse.From(outcome.Account!)),
+            CustomerDecision.Updated or CustomerDecision.Unchanged => Results.Ok(CustomerResponse.From(outcome.Account!)),
+            CustomerDecision.Refused refused => Problems.Conflict(refused.Slug, refused.Detail),
+            CustomerDecision.Invalid invalid => Problems.Validation(invalid.Field, invalid.Detail),
+            _ => throw new InvalidOperationException("Unknown customer decision."),
+        };
     }
 }

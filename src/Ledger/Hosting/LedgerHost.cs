@@ -2,6 +2,7 @@ using System.Text.Json;
 using HealthChecks.NpgSql;
 using JasperFx;
 using JasperFx.Events;
+using Ledger.Accounts;
 using Ledger.Customers;
 using Ledger.Invoicing;
 using Ledger.Metering;
@@ -56,6 +57,7 @@ public static class LedgerHost
                 options.OpenTelemetry.TrackConnections = JasperFx.OpenTelemetry.TrackLevel.Normal;
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
 
+                AccountsModule.Configure(options);
                 PlansModule.Configure(options);
                 CustomersModule.Configure(options);
                 WalletsModule.Configure(options);
@@ -69,7 +71,6 @@ public static class LedgerHost
             .ApplyAllDatabaseChangesOnStartup();
 
         builder.Services.AddMetering();
-        builder.Services.AddInvoicing();
 
         builder.Host.UseWolverine(options =>
         {
@@ -79,6 +80,7 @@ public static class LedgerHost
             // to compiling at run time if a type is missing, and test.sh fails if the files are stale.
             options.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Auto;
             options.Durability.Mode = Enum.Parse<DurabilityMode>(configuration["Ledger:Durability"] ?? nameof(DurabilityMode.Balanced), ignoreCase: true);
+            LedgerCommands.Configure(options);
         });
         builder.Services.AddWolverineHttp();
 

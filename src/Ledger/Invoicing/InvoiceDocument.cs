@@ -34,4 +34,12 @@ public sealed record InvoiceDocument(
 
 /// <summary>The issuer printed on every invoice (from configuration).</summary>
 /// <param name="Address">Lines separated by <c>\n</c>.</param>
-public sealed record SellerInfo(string Name, string Address, string TaxId, string Email);
+public sealed record SellerInfo(string Name, string Address, string TaxId, string Email)
+{
+    /// <summary>The seller printed on invoices, from <c>Ledger:Invoicing:Seller:*</c>.</summary>
+    public static SellerInfo From(IConfiguration configuration) => new(
+        configuration["Ledger:Invoicing:Seller:Name"] ?? "Ledger Billing",
+        configuration["Ledger:Invoicing:Seller:Address"] ?? "1 Ledger Street\nBengaluru 560001\nIndia",
+        configuration["Ledger:Invoicing:Seller:TaxId"] ?? "GSTIN 29ABCDE1234F1Z5",
+        configuration["Ledger:Invoicing:Seller:Email"] ?? "billing@ledger.example");
+}

@@ -5,6 +5,7 @@ using Ledger.Metering.Ingestion;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Ledger.Invoicing;
@@ -61,13 +62,14 @@ public static class ClosePeriodEndpoint
     [ProducesProblem(400)]
     [ProducesProblem(404)]
     [ProducesProblem(409)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [Tags("Invoicing")]
-    public static async Task<IResult> Post(string period, string? customerId, HttpContext http, PeriodCloser closer)
+    public static async Task<IResult> Post(string period, string? customerId, HttpContext http, IMessageBus bus)
     {
         if (!BillingPeriods.TryParse(period, out _, out _)) return Problems.Validation("period", "Must be a month, yyyy-MM.");
 
-        return await closer.CloseAsync(period, customerId, RecordUsageEndpoint.Actor(http), http.RequestAborted) switch
+        return await bus.InvokeAsync<CloseOutcome>(new ClosePeriod(period, customerId, EventActor.From(http)), http.RequestAborted) switch
         {
             CloseOutcome.Closed closed => Results.Ok(new ClosePeriodResponse(closed.Period, closed.Invoices)),
             CloseOutcome.UnknownCustomer unknown => Problems.NotFound($"No customer '{unknown.CustomerId}'."),

@@ -14,6 +14,4 @@ public static class InvoicingModule
             .Index(i => i.Document.CustomerId)
             .Index(i => i.Document.Period);
     }
-
-    public static IServiceCollection AddInvoicing(this IServiceCollection services) => services.AddSingleton<PeriodCloser>();
 }

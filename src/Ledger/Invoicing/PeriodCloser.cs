@@ -1,13 +1,14 @@
 using System.Diagnostics.Metrics;
+using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Customers;
 using Ledger.Hosting;
 using Ledger.Metering;
-using Ledger.Metering.Ingestion;
 using Ledger.Plans;
-using Ledger.Wallets;
 using Marten;
 using Npgsql;
+using Wolverine;
+using Wolverine.Runtime;
 
 namespace Ledger.Invoicing;
 
@@ -20,94 +21,138 @@ public abstract record CloseOutcome
     public sealed record UnknownCustomer(string CustomerId) : CloseOutcome;
 }
 
-/// <summary>
-/// Closes a billing period: for each customer, in one transaction holding the wallet row (so no
-/// usage of the period can be recorded meanwhile), prices the usage billed in the period,
-/// renders the PDF, and appends <see cref="InvoiceIssued"/> and <see cref="PeriodSettled"/>.
-/// Closing again finds the invoice and changes nothing.
-/// </summary>
-public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, IConfiguration configuration)
-{
-    private static readonly Counter<long> Issued = Observability.Meter.CreateCounter<long>("ledger.invoices.issued", "{invoice}", "Invoices issued.");
+/// <summary>Close a billing period for every customer, or for one (a message, whichever transport brings it).</summary>
+public sealed record ClosePeriod(string Period, string? CustomerId, EventActor Actor) : ILedgerCommand;
 
+/// <summary>Close one customer's billing period: the money and period boundary is the customer's account.</summary>
+public sealed record CloseCustomerPeriod(string CustomerId, string Period, EventActor Actor) : ILedgerCommand;
+
+/// <summary>
+/// Closes a billing period: finds the customers to invoice from the write-side accounts (every
+/// customer that existed before the period ended, or has usage billed in it), refuses while the
+/// period has not ended in one of their time zones, then closes each customer in a transaction of
+/// its own (<see cref="CloseCustomerPeriodHandler"/>), four at a time.
+/// </summary>
+public static class ClosePeriodHandler
+{
     public const int Parallelism = 4;
 
-    private SellerInfo Seller => new(
-        configuration["Ledger:Invoicing:Seller:Name"] ?? "Ledger Billing",
-        configuration["Ledger:Invoicing:Seller:Address"] ?? "1 Ledger Street\nBengaluru 560001\nIndia",
-        configuration["Ledger:Invoicing:Seller:TaxId"] ?? "GSTIN 29ABCDE1234F1Z5",
-        configuration["Ledger:Invoicing:Seller:Email"] ?? "billing@ledger.example");
-
-    public async Task<CloseOutcome> CloseAsync(string period, string? customerId, EventActor actor, CancellationToken cancellation)
+    public static async Task<CloseOutcome> Handle(ClosePeriod command, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock,
+        IWolverineRuntime runtime, CancellationToken cancellation)
     {
-        var now = clock.GetUtcNow();
-        List<Customer> customers;
-        await using (var session = store.QuerySession())
+        var period = command.Period;
+        var schema = store.Options.DatabaseSchemaName;
+        List<Account> customers;
+        if (command.CustomerId is { } customerId)
         {
-            if (customerId is not null)
-            {
-                var customer = ClientIds.IsValid(customerId) ? await session.LoadAsync<Customer>(StreamKeys.Customer(customerId), cancellation) : null;
-                if (customer is null) return new CloseOutcome.UnknownCustomer(customerId);
-                customers = [customer];
-            }
-            else
-            {
-                var withUsage = await CustomersWithUsageAsync(period, cancellation);
-                customers = (await session.Query<Customer>().ToListAsync(cancellation))
-                    .Where(c => c.CreatedAt < BillingPeriods.Bounds(period, c.BillingTimeZone).End || withUsage.Contains(c.CustomerId))
-                    .OrderBy(c => c.CustomerId, StringComparer.Ordinal)
-                    .ToList();
-            }
+            var account = ClientIds.IsValid(customerId)
+                ? (await AccountTable.ReadManyAsync(dataSource, schema, [customerId], cancellation)).GetValueOrDefault(customerId)
+                : null;
+            if (account is null) return new CloseOutcome.UnknownCustomer(customerId);
+            customers = [account];
+        }
+        else
+        {
+            var withUsage = await CustomersWithUsageAsync(dataSource, schema, period, cancellation);
+            customers = (await AccountTable.ReadManyAsync(dataSource, schema, null, cancellation)).Values
+                .Where(c => c.CreatedAt < BillingPeriods.Bounds(period, c.BillingTimeZone).End || withUsage.Contains(c.CustomerId))
+                .OrderBy(c => c.CustomerId, StringComparer.Ordinal)
+                .ToList();
         }
 
+        var now = clock.GetUtcNow();
         var notEnded = customers.Where(c => BillingPeriods.Bounds(period, c.BillingTimeZone).End > now).Select(c => c.CustomerId).ToList();
         if (notEnded.Count > 0) return new CloseOutcome.NotEnded(period, notEnded);
 
         var invoices = new string[customers.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, customers.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellation },
-            async (i, token) => invoices[i] = await CloseOneAsync(customers[i], period, actor, token));
+            async (i, token) => invoices[i] = await new MessageBus(runtime)
+                .InvokeAsync<string>(new CloseCustomerPeriod(customers[i].CustomerId, period, command.Actor), token));
         return new CloseOutcome.Closed(period, invoices);
     }
 
-    private async Task<string> CloseOneAsync(Customer customer, string period, EventActor actor, CancellationToken cancellation)
+    /// <summary>Customers with usage billed in the period, from the write-side running totals.</summary>
+    private static async Task<HashSet<string>> CustomersWithUsageAsync(NpgsqlDataSource dataSource, string schema, string period,
+        CancellationToken cancellation)
     {
-        var invoiceId = Invoice.IdFor(period, customer.CustomerId);
-        var schema = store.Options.DatabaseSchemaName;
-        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
-        tx.Session.LastModifiedBy = actor.Name;
-        tx.Session.CorrelationId = actor.CorrelationId;
-        tx.Session.CausationId = actor.CausationId;
+        await using var command = dataSource.CreateCommand(
+            $"select distinct customer_id from {schema}.{MeteringSchema.PeriodTotals} where period = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = period });
+        var customers = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) customers.Add(reader.GetString(0));
+        return customers;
+    }
+}
 
-        // The wallet row lock orders this close against usage of the same customer: usage recorded
-        // before it is invoiced here; usage recorded after it sees the invoice and goes to the next period.
-        if (await WalletTable.ReadAsync(tx.Connection, tx.Transaction, schema, customer.CustomerId, forUpdate: true, cancellation) is null)
-        {
-            // Only while the wallets projection is being rebuilt: without the row there is nothing to order against.
-            throw new InvalidOperationException($"The wallet of '{customer.CustomerId}' is missing; is the Wallets projection being rebuilt?");
-        }
+/// <summary>
+/// Closes one customer's period in one transaction holding the customer's account row, so no usage
+/// of the period can be recorded meanwhile: reads the usage billed in the period and the plans
+/// from the events, decides (<see cref="PeriodCloseRules"/>), appends <see cref="InvoiceIssued"/>
+/// and <see cref="PeriodSettled"/>. Closing again finds the period closed in the account and
+/// changes nothing.
+/// </summary>
+public static class CloseCustomerPeriodHandler
+{
+    private static readonly Counter<long> Issued = Observability.Meter.CreateCounter<long>("ledger.invoices.issued", "{invoice}", "Invoices issued.");
 
-        if (await tx.Session.LoadAsync<Invoice>(invoiceId, cancellation) is not null) return invoiceId;
+    public static async Task<string> Handle(CloseCustomerPeriod command, IDocumentSession session, TimeProvider clock, IConfiguration configuration,
+        CancellationToken cancellation)
+    {
+        await session.BeginTransactionAsync(cancellation);
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var account = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation)
+                      ?? throw new InvalidOperationException($"No account for customer '{command.CustomerId}'.");
+        var invoiceId = Invoice.IdFor(command.Period, command.CustomerId);
+        if (account.IsClosed(command.Period)) return invoiceId;
 
-        var usage = await LoadUsageAsync(tx, schema, customer.CustomerId, period, cancellation);
-        var (start, end) = BillingPeriods.Bounds(period, customer.BillingTimeZone);
-        var taxPlanId = await PlanAtAsync(tx.Session, customer, end, cancellation);
-        var computation = await ComputeAsync(tx.Session, customer.Currency, taxPlanId, usage, end, cancellation);
+        var usage = await session.Events.QueryRawEventDataOnly<UsageRecorded>()
+            .Where(u => u.CustomerId == command.CustomerId && u.Period == command.Period)
+            .ToListAsync(cancellation);
+        var stream = await session.Events.FetchStreamAsync(StreamKeys.Customer(command.CustomerId), token: cancellation);
+        var end = BillingPeriods.Bounds(command.Period, account.BillingTimeZone).End;
+        var taxPlanId = PeriodCloseRules.PlanAt(stream.Select(e => e.Data), end) ?? account.PlanId;
+        var plans = await PlanHistory.LoadManyAsync(session, usage.Select(u => u.PlanId).Append(taxPlanId).Distinct(StringComparer.Ordinal).ToList(),
+            cancellation);
 
-        var issuedAt = clock.GetUtcNow();
-        var document = InvoiceDocument.Create(invoiceId, customer.CustomerId, customer.Name, period, start, end,
-            customer.BillingTimeZone, customer.Currency, issuedAt, computation);
-        var seller = Seller;
-        var pdfSha256 = InvoicePdf.Sha256(InvoicePdf.Render(document, seller));
-        var usageCharged = usage.Sum(u => u.Amount);
-        var settlement = new Money(document.Total - usageCharged, customer.Currency);
-
-        tx.Session.Events.Append(StreamKeys.Customer(customer.CustomerId),
-            new InvoiceIssued(document, seller, usageCharged, pdfSha256),
-            new PeriodSettled(customer.CustomerId, period, invoiceId, settlement, issuedAt));
-        await tx.CommitAsync(cancellation);
+        var (issued, settled) = PeriodCloseRules.Decide(account, command.Period, usage, plans, taxPlanId, SellerInfo.From(configuration), clock.GetUtcNow());
+        var after = account.Apply(issued).Apply(settled);
+        session.Events.Append(StreamKeys.Customer(command.CustomerId), after.StreamVersion, issued, settled);
+        AccountTable.Save(session, schema, after);
         Issued.Add(1);
         return invoiceId;
+    }
+}
+
+/// <summary>The period close as pure functions of the customer's account, its usage, and the plans' history.</summary>
+public static class PeriodCloseRules
+{
+    /// <summary>
+    /// Prices the period under the plans its usage was rated with (normally one), each event by the
+    /// plan version in force at its <c>occurredAt</c> — so a real-time charge made with a plan
+    /// cached just before a new version is corrected here — taxes it at the plan the customer was
+    /// on when the period ended, and settles the wallet: total − Σ real-time charges of the period.
+    /// </summary>
+    public static (InvoiceIssued Issued, PeriodSettled Settled) Decide(Account account, string period, IReadOnlyList<UsageRecorded> usage,
+        IReadOnlyDictionary<string, Plan> plans, string taxPlanId, SellerInfo seller, DateTimeOffset now)
+    {
+        var invoiceId = Invoice.IdFor(period, account.CustomerId);
+        var (start, end) = BillingPeriods.Bounds(period, account.BillingTimeZone);
+        var billable = usage.Select(u =>
+        {
+            var inForce = plans[u.PlanId].VersionAt(u.OccurredAt);
+            return new BillableUsage(u.Meter, u.Quantity, inForce.Meters.ContainsKey(u.Meter) ? inForce.Version : u.PlanVersion, u.Late, u.PlanId);
+        });
+        var computation = InvoiceCalculator.Compute(billable, plans, plans[taxPlanId], account.Currency, end);
+
+        var document = InvoiceDocument.Create(invoiceId, account.CustomerId, account.Name, period, start, end,
+            account.BillingTimeZone, account.Currency, now, computation);
+        var pdfSha256 = InvoicePdf.Sha256(InvoicePdf.Render(document, seller));
+        var usageCharged = usage.Sum(u => u.Amount.Amount);
+        var settlement = new Money(document.Total - usageCharged, account.Currency);
+        return (new InvoiceIssued(document, seller, usageCharged, pdfSha256),
+            new PeriodSettled(account.CustomerId, period, invoiceId, settlement, now));
     }
 
     /// <summary>
@@ -115,10 +160,10 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
     /// carried by the customer's events; for a customer registered after the period (back-dated
     /// usage), the plan they were registered on.
     /// </summary>
-    private static async Task<string> PlanAtAsync(IDocumentSession session, Customer customer, DateTimeOffset periodEnd, CancellationToken cancellation)
+    public static string? PlanAt(IEnumerable<object> customerEvents, DateTimeOffset periodEnd)
     {
-        var assignments = (await session.Events.FetchStreamAsync(StreamKeys.Customer(customer.CustomerId), token: cancellation))
-            .Select(e => e.Data switch
+        var assignments = customerEvents
+            .Select(e => e switch
             {
                 CustomerRegistered r => (At: r.RegisteredAt, PlanId: (string?)r.PlanId),
                 CustomerUpdated u => (At: u.UpdatedAt, PlanId: u.PlanId),
@@ -126,58 +171,6 @@ public sealed class PeriodCloser(IDocumentStore store, NpgsqlDataSource dataSour
             })
             .Where(a => a.PlanId is not null)
             .ToList();
-        return assignments.LastOrDefault(a => a.At < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId ?? customer.PlanId;
-    }
-
-    /// <summary>
-    /// Prices the period under the plans its usage was rated with (normally one), each event by the
-    /// plan version in force at its <c>occurredAt</c> from the plan's history — so a real-time charge
-    /// made with a plan cached just before a new version is corrected here.
-    /// </summary>
-    private static async Task<InvoiceComputation> ComputeAsync(IDocumentSession session, string currency, string taxPlanId,
-        IReadOnlyList<PeriodUsage> usage, DateTimeOffset periodEnd, CancellationToken cancellation)
-    {
-        var planIds = usage.Select(u => u.Billable.PlanId!).Append(taxPlanId).Distinct(StringComparer.Ordinal).ToArray();
-        var plans = (await session.LoadManyAsync<Plan>(cancellation, planIds.Select(StreamKeys.Plan))).ToDictionary(p => p.PlanId, StringComparer.Ordinal);
-        var billable = usage.Select(u =>
-        {
-            var inForce = plans[u.Billable.PlanId!].VersionAt(u.OccurredAt);
-            return inForce.Meters.ContainsKey(u.Billable.Meter) ? u.Billable with { PlanVersion = inForce.Version } : u.Billable;
-        });
-        return InvoiceCalculator.Compute(billable, plans, plans[taxPlanId], currency, periodEnd);
-    }
-
-    private sealed record PeriodUsage(BillableUsage Billable, decimal Amount, DateTimeOffset OccurredAt);
-
-    private static async Task<List<PeriodUsage>> LoadUsageAsync(LedgerTransaction tx, string schema, string customerId, string period,
-        CancellationToken cancellation)
-    {
-        await using var command = tx.Command(
-            $"select data ->> 'planId', data ->> 'meter', (data ->> 'quantity')::numeric, (data ->> 'planVersion')::int, " +
-            "(data ->> 'late')::boolean, (data -> 'amount' ->> 'amount')::numeric, (data ->> 'occurredAt')::timestamptz " +
-            $"from {schema}.mt_events where type = 'usage_recorded' and data ->> 'customerId' = $1 and data ->> 'period' = $2 order by seq_id");
-        command.Parameters.Add(new NpgsqlParameter { Value = customerId });
-        command.Parameters.Add(new NpgsqlParameter { Value = period });
-        var usage = new List<PeriodUsage>();
-        await using var reader = await command.ExecuteReaderAsync(cancellation);
-        while (await reader.ReadAsync(cancellation))
-        {
-            usage.Add(new PeriodUsage(
-                new BillableUsage(reader.GetString(1), reader.GetDecimal(2), reader.GetInt32(3), reader.GetBoolean(4), reader.GetString(0)),
-                reader.GetDecimal(5), reader.GetFieldValue<DateTimeOffset>(6)));
-        }
-
-        return usage;
-    }
-
-    private async Task<HashSet<string>> CustomersWithUsageAsync(string period, CancellationToken cancellation)
-    {
-        await using var command = dataSource.CreateCommand(
-            $"select distinct customer_id from {store.Options.DatabaseSchemaName}.{MeteringSchema.PeriodTotals} where period = $1");
-        command.Parameters.Add(new NpgsqlParameter { Value = period });
-        var customers = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(cancellation);
-        while (await reader.ReadAsync(cancellation)) customers.Add(reader.GetString(0));
-        return customers;
+        return assignments.LastOrDefault(a => a.At < periodEnd).PlanId ?? assignments.FirstOrDefault().PlanId;
     }
 }

@@ -3,6 +3,7 @@ using Ledger.Hosting;
 using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Ledger.Plans;
@@ -158,6 +159,32 @@ public static class PlanValidation
     }
 }
 
+/// <summary>Publish a plan draft as the plan's next version (a message, whichever transport brings it).</summary>
+public sealed record PublishPlan(string PlanId, PlanDraft Draft, EventActor Actor) : ILedgerCommand;
+
+public static class PublishPlanHandler
+{
+    public static async Task<PlanDecision> Handle(PublishPlan command, IDocumentSession session, TimeProvider clock,
+        Ledger.Metering.Ingestion.CustomerDirectory directory, CancellationToken cancellation)
+    {
+        // Publications of one plan queue on an advisory lock, which also covers a plan that does not exist yet.
+        await session.BeginTransactionAsync(cancellation);
+        var key = StreamKeys.Plan(command.PlanId);
+        await Advisory.LockAsync(session.Connection!, key, cancellation);
+        var plan = await PlanHistory.LoadAsync(session, command.PlanId, cancellation);
+
+        var decision = PlanRules.Decide(plan, command.PlanId, command.Draft, clock.GetUtcNow());
+        if (decision is PlanDecision.Published published)
+        {
+            if (published.Created) session.Events.StartStream(key, published.Event);
+            else session.Events.Append(key, published.Event.Version, published.Event);
+            directory.Evict(planId: command.PlanId);
+        }
+
+        return decision;
+    }
+}
+
 public static class PublishPlanEndpoint
 {
     [WolverinePut("/v1/plans/{planId}", OperationId = "PublishPlan")]
@@ -167,11 +194,11 @@ public static class PublishPlanEndpoint
     [ProducesProblem(403)]
     [ProducesProblem(400)]
     [ProducesProblem(409)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(PublishPlanRequest))]
     [Tags("Plans")]
-    public static async Task<IResult> Put(string planId, HttpContext http, IDocumentStore store, Npgsql.NpgsqlDataSource dataSource,
-        TimeProvider clock, Ledger.Metering.Ingestion.CustomerDirectory directory)
+    public static async Task<IResult> Put(string planId, HttpContext http, IMessageBus bus)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "planId", planId);
@@ -183,48 +210,14 @@ public static class PublishPlanEndpoint
         var draft = PlanValidation.Validate(body.Value!, errors);
         if (draft is null) return errors.ToProblem();
 
-        var now = clock.GetUtcNow();
-        var cancellation = http.RequestAborted;
-        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
-        var session = tx.Session;
-        EventMetadata.Stamp(session, http);
-
-        // Publications of one plan queue on an advisory lock, which also covers a plan that does not exist yet.
-        var key = StreamKeys.Plan(planId);
-        await tx.AdvisoryLockAsync(key, cancellation);
-        var plan = await session.LoadAsync<Plan>(key, cancellation);
-        var fingerprint = PlanVersionPublished.Fingerprint(draft.Currency, draft.TaxRate, draft.Meters);
-
-        if (plan is not null)
+        return await bus.InvokeAsync<PlanDecision>(new PublishPlan(planId, draft, EventActor.From(http)), http.RequestAborted) switch
         {
-            if (plan.Currency != draft.Currency)
-            {
-                return Problems.Conflict("plan-currency-change",
-                    $"Plan '{planId}' is priced in {plan.Currency}; a plan's currency cannot change. Publish a new plan instead.");
-            }
-
-            var current = plan.Current;
-            if (PlanVersionPublished.Fingerprint(plan.Currency, current.TaxRate, current.Meters) == fingerprint)
-            {
-                return Results.Ok(PlanResponse.From(plan));
-            }
-
-            if ((draft.EffectiveFrom ?? now) <= current.EffectiveFrom)
-            {
-                return Problems.Validation("effectiveFrom",
-                    $"Must be after the current version's effectiveFrom ({Timestamps.Format(current.EffectiveFrom)}).");
-            }
-        }
-
-        var published = new PlanVersionPublished(planId, (plan?.Versions.Count ?? 0) + 1, draft.Currency, draft.TaxRate,
-            draft.Meters, draft.EffectiveFrom ?? now, now);
-        session.Events.Append(key, published);
-        await tx.CommitAsync(cancellation);
-        directory.Evict(planId: planId);
-
-        var updated = plan?.Apply(published) ?? Plan.Create(published);
-        return plan is null
-            ? Results.Created($"/v1/plans/{planId}", PlanResponse.From(updated))
-            : Results.Ok(PlanResponse.From(updated));
+            PlanDecision.Published { Created: true } created => Results.Created($"/v1/plans/{planId}", PlanResponse.From(created.Plan)),
+            PlanDecision.Published updated => Results.Ok(PlanResponse.From(updated.Plan)),
+            PlanDecision.Unchanged unchanged => Results.Ok(PlanResponse.From(unchanged.Plan)),
+            PlanDecision.Refused { Field: { } field } refused => Problems.Validation(field, refused.Detail),
+            PlanDecision.Refused refused => Problems.Conflict(refused.Slug, refused.Detail),
+            _ => throw new InvalidOperationException("Unknown plan decision."),
+        };
     }
 }

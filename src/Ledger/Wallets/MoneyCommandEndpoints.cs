@@ -1,11 +1,39 @@
+using Ledger.Common;
 using Ledger.Hosting;
-using Marten;
-using Npgsql;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Ledger.Wallets;
+
+/// <summary>The HTTP edge of the money commands: read and validate the body, hand the command to its handler, answer.</summary>
+public static class MoneyCommandEndpoint
+{
+    public static async Task<IResult> SendAsync(MoneyCommandKind kind, string customerId, HttpContext http, IMessageBus bus)
+    {
+        if (!ClientIds.IsValid(customerId)) return Problems.NotFound($"No wallet '{customerId}'.");
+
+        var body = await JsonBody.ReadAsync<MoneyCommandRequest>(http.Request);
+        if (body.Problem is not null) return body.Problem;
+
+        var errors = new FieldErrors();
+        var command = WalletRules.Validate(kind, customerId, body.Value!, errors);
+        if (command is null) return errors.ToProblem();
+
+        return await bus.InvokeAsync<MoneyOutcome>(command with { Actor = EventActor.From(http) }, http.RequestAborted) switch
+        {
+            MoneyOutcome.Applied applied => Results.Json(applied.Response, statusCode: StatusCodes.Status201Created),
+            MoneyOutcome.Replayed replayed => Results.Ok(replayed.Response),
+            MoneyOutcome.NoWallet => Problems.NotFound($"No wallet '{customerId}'."),
+            MoneyOutcome.IdReused reused => Problems.Conflict("idempotency-conflict",
+                $"Id '{reused.Id}' was already used on this wallet for a different command; choose a new id."),
+            MoneyOutcome.Refused { Reason: WalletRefusal.AmountTooPrecise } refused => Problems.Validation("amount", refused.Detail),
+            MoneyOutcome.Refused refused => Problems.Unprocessable("insufficient-funds", "Insufficient funds", refused.Detail),
+            _ => throw new InvalidOperationException("Unknown money outcome."),
+        };
+    }
+}
 
 public static class TopUpWalletEndpoint
 {
@@ -19,11 +47,12 @@ public static class TopUpWalletEndpoint
     [ProducesProblem(409)]
     [ProducesProblem(413)]
     [ProducesProblem(415)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.TopUp, customerId, http, store, dataSource, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
+        MoneyCommandEndpoint.SendAsync(MoneyCommandKind.TopUp, customerId, http, bus);
 }
 
 public static class DebitWalletEndpoint
@@ -39,11 +68,12 @@ public static class DebitWalletEndpoint
     [ProducesProblem(413)]
     [ProducesProblem(415)]
     [ProducesProblem(422)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.WalletsWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.Debit, customerId, http, store, dataSource, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
+        MoneyCommandEndpoint.SendAsync(MoneyCommandKind.Debit, customerId, http, bus);
 }
 
 public static class AdjustWalletEndpoint
@@ -58,9 +88,10 @@ public static class AdjustWalletEndpoint
     [ProducesProblem(409)]
     [ProducesProblem(413)]
     [ProducesProblem(415)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(MoneyCommandRequest))]
     [Tags("Wallets")]
-    public static Task<IResult> Post(string customerId, HttpContext http, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock) =>
-        MoneyMovement.ExecuteAsync(MoneyCommandKind.Adjustment, customerId, http, store, dataSource, clock);
+    public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
+        MoneyCommandEndpoint.SendAsync(MoneyCommandKind.Adjustment, customerId, http, bus);
 }

@@ -1,7 +1,7 @@
+using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Hosting;
 using Marten;
-using Npgsql;
 
 namespace Ledger.Wallets;
 
@@ -20,65 +20,66 @@ public sealed record MoneyCommandReceipt(
     DateTimeOffset RecordedAt)
 {
     public static string KeyFor(string customerId, string commandId) => customerId + "/" + commandId;
+
+    public MoneyCommandResponse Response(string id) => new(id, new Money(BalanceAfter, Currency).ToLedgerString(), VersionAfter);
 }
 
 public sealed record MoneyCommandResponse(string Id, string Balance, long Version);
 
-/// <summary>The one path every manual money command takes into a wallet.</summary>
-public static class MoneyMovement
+/// <summary>What became of a money command.</summary>
+public abstract record MoneyOutcome
 {
-    public static async Task<IResult> ExecuteAsync(MoneyCommandKind kind, string customerId, HttpContext http,
-        IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock)
+    public sealed record Applied(MoneyCommandResponse Response) : MoneyOutcome;
+
+    public sealed record Replayed(MoneyCommandResponse Response) : MoneyOutcome;
+
+    public sealed record NoWallet : MoneyOutcome;
+
+    public sealed record IdReused(string Id) : MoneyOutcome;
+
+    public sealed record Refused(WalletRefusal Reason, string Detail) : MoneyOutcome;
+}
+
+/// <summary>
+/// The one handler of every manual money command (top-up, debit, adjustment), whichever
+/// transport brings it. Wolverine opens the session and commits it after the handler (with the
+/// outbox); the handler locks the customer's account row, which serializes every writer of the
+/// wallet — money commands, usage, period close — so each sees the balance the previous one left.
+/// </summary>
+public static class MoneyCommandHandler
+{
+    public static async Task<MoneyOutcome> Handle(MoneyCommand command, IDocumentSession session, TimeProvider clock, CancellationToken cancellation)
     {
-        var errors = new FieldErrors();
-        if (!ClientIds.IsValid(customerId)) return Problems.NotFound($"No wallet '{customerId}'.");
+        await session.BeginTransactionAsync(cancellation);
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
+        var account = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation);
+        if (account is null) return new MoneyOutcome.NoWallet();
 
-        var body = await JsonBody.ReadAsync<MoneyCommandRequest>(http.Request);
-        if (body.Problem is not null) return body.Problem;
-
-        var command = WalletRules.Validate(kind, customerId, body.Value!, errors);
-        if (command is null) return errors.ToProblem();
-
-        var cancellation = http.RequestAborted;
-        await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
-        EventMetadata.Stamp(tx.Session, http);
-
-        // The wallet row lock serializes every writer of this wallet (money commands and usage):
-        // each sees the balance the previous one left, so none is lost and none overdraws.
-        var wallet = await WalletTable.ReadAsync(tx.Connection, tx.Transaction, store.Options.DatabaseSchemaName, customerId,
-            forUpdate: true, cancellation);
-        if (wallet is null) return Problems.NotFound($"No wallet '{customerId}'.");
-
-        var receiptKey = MoneyCommandReceipt.KeyFor(customerId, command.Id);
-        var receipt = await tx.Session.LoadAsync<MoneyCommandReceipt>(receiptKey, cancellation);
+        var receiptKey = MoneyCommandReceipt.KeyFor(command.CustomerId, command.Id);
+        var receipt = await session.LoadAsync<MoneyCommandReceipt>(receiptKey, cancellation);
         if (receipt is not null)
         {
-            return receipt.Kind == kind && receipt.Fingerprint == command.Fingerprint
-                ? Results.Ok(Response(command.Id, receipt))
-                : Problems.Conflict("idempotency-conflict",
-                    $"Id '{command.Id}' was already used on this wallet for a different command; choose a new id.");
+            return receipt.Kind == command.Kind && receipt.Fingerprint == command.Fingerprint
+                ? new MoneyOutcome.Replayed(receipt.Response(command.Id))
+                : new MoneyOutcome.IdReused(command.Id);
         }
 
         var now = clock.GetUtcNow();
-        switch (WalletRules.Decide(wallet, command, now))
+        switch (WalletRules.Decide(account, command, now))
         {
-            case WalletDecision.Refused { Reason: WalletRefusal.AmountTooPrecise } refused:
-                return Problems.Validation("amount", refused.Detail);
             case WalletDecision.Refused refused:
-                return Problems.Unprocessable("insufficient-funds", "Insufficient funds", refused.Detail);
+                return new MoneyOutcome.Refused(refused.Reason, refused.Detail);
             case WalletDecision.Accepted accepted:
-                tx.Session.Events.Append(StreamKeys.Customer(customerId), accepted.Event);
-                var after = wallet.Apply(accepted.Event);
-                var created = new MoneyCommandReceipt(receiptKey, kind, command.Fingerprint, after.Balance.Amount,
-                    after.Currency, after.Version, now);
-                tx.Session.Insert(created);
-                await tx.CommitAsync(cancellation);
-                return Results.Json(Response(command.Id, created), statusCode: StatusCodes.Status201Created);
+                var after = account.Apply(accepted.Event);
+                // The expected version guards what the lock already ensures: nothing else appended in between.
+                session.Events.Append(StreamKeys.Customer(command.CustomerId), after.StreamVersion, accepted.Event);
+                AccountTable.Save(session, schema, after);
+                var created = new MoneyCommandReceipt(receiptKey, command.Kind, command.Fingerprint, after.Balance.Amount,
+                    after.Currency, after.WalletVersion, now);
+                session.Insert(created);
+                return new MoneyOutcome.Applied(created.Response(command.Id));
             default:
                 throw new InvalidOperationException("Unknown wallet decision.");
         }
     }
-
-    private static MoneyCommandResponse Response(string id, MoneyCommandReceipt receipt) =>
-        new(id, new Money(receipt.BalanceAfter, receipt.Currency).ToLedgerString(), receipt.VersionAfter);
 }

@@ -13,7 +13,10 @@ public enum MoneyCommandKind
 
 /// <summary>A validated money command against one wallet; <see cref="Id"/> is the client's idempotency key.</summary>
 public sealed record MoneyCommand(MoneyCommandKind Kind, string CustomerId, string Id, decimal Amount, int AmountScale, string? Note)
+    : ILedgerCommand
 {
+    public EventActor Actor { get; init; } = new(EventActor.SystemActor, null, null);
+
     /// <summary>The content that must match when the same id is sent again.</summary>
     public string Fingerprint =>
         $"{Kind}|{DecimalText.Canonical(Amount)}|{Note}";
@@ -76,7 +79,8 @@ public static class WalletRules
         return new MoneyCommand(kind, customerId, request.Id!, amount!.Value, scale, note?.Trim());
     }
 
-    public static WalletDecision Decide(Wallet wallet, MoneyCommand command, DateTimeOffset now)
+    /// <summary>The decision on the customer's account as it is now (write-side state, locked by the caller).</summary>
+    public static WalletDecision Decide(Accounts.Account wallet, MoneyCommand command, DateTimeOffset now)
     {
         var minorUnits = Currencies.MinorUnits(wallet.Currency);
         if (command.AmountScale > minorUnits)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using Ledger.Common;
+using Ledger.Hosting;
 using Ledger.Metering.Ingestion;
 using Ledger.Tests.Infrastructure;
 using Ledger.Tests.Metering;
@@ -245,7 +246,7 @@ public class HostileInputTests(LedgerApp app)
     {
         await using var session = app.Store.QuerySession();
         var c = await session.LoadAsync<Ledger.Customers.Customer>(StreamKeys.Customer(customer));
-        var p = await session.LoadAsync<Ledger.Plans.Plan>(StreamKeys.Plan(c!.PlanId));
+        var p = await Ledger.Plans.PlanHistory.LoadAsync(session, c!.PlanId, CancellationToken.None);
         var version = p!.VersionAt(DateTimeOffset.UtcNow);
         return (p.PlanId, version.Version, version.Meters["otp.whatsapp"]);
     }

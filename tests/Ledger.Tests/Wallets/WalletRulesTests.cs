@@ -1,3 +1,4 @@
+using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Customers;
 using Ledger.Hosting;
@@ -10,10 +11,15 @@ public class WalletRulesTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 25, 10, 0, 0, TimeSpan.Zero);
 
-    private static Wallet WalletWith(decimal balance, decimal creditLimit = 0m, string currency = "INR") =>
-        Wallet.Open(new CustomerRegistered("acme", "Acme", "starter", currency, new Money(creditLimit, currency),
-                new Money(100m, currency), "UTC", Now))
-            .Apply(new WalletToppedUp("acme", "seed", new Money(balance, currency), null, Now));
+    private static object[] Opened(decimal balance, decimal creditLimit = 0m, string currency = "INR") =>
+    [
+        new CustomerRegistered("acme", "Acme", "starter", currency, new Money(creditLimit, currency), new Money(100m, currency), "UTC", Now),
+        new WalletToppedUp("acme", "seed", new Money(balance, currency), null, Now),
+    ];
+
+    /// <summary>The write-side account the decisions read, folded from its events.</summary>
+    private static Account WalletWith(decimal balance, decimal creditLimit = 0m, string currency = "INR") =>
+        Account.FoldAll(Opened(balance, creditLimit, currency))["acme"];
 
     private static MoneyCommandRequest Request(string? id = "c-1", string? amount = "10.00", bool malformed = false,
         string? reference = null, string? reason = "because") =>
@@ -112,15 +118,13 @@ public class WalletRulesTests
     [Fact]
     public void Adjustments_may_take_the_wallet_below_the_credit_limit_and_status_follows_the_balance()
     {
-        var wallet = WalletWith(150m);
-        wallet.Status.ShouldBe(WalletStatus.Active);
-
-        var low = wallet.Apply(new WalletAdjusted("acme", "a1", new Money(-50m, "INR"), "fix", Now));
-        low.Status.ShouldBe(WalletStatus.Low); // 100 ≤ threshold 100
+        var fix = new WalletAdjusted("acme", "a1", new Money(-50m, "INR"), "fix", Now);
+        Wallet.Fold(Opened(150m)).ShouldNotBeNull().Status.ShouldBe(WalletStatus.Active);
+        Wallet.Fold([.. Opened(150m), fix]).ShouldNotBeNull().Status.ShouldBe(WalletStatus.Low); // 100 ≤ threshold 100
 
         var command = WalletRules.Validate(MoneyCommandKind.Adjustment, "acme", Request(amount: "-100.01"), new FieldErrors()).ShouldNotBeNull();
-        var adjusted = WalletRules.Decide(low, command, Now).ShouldBeOfType<WalletDecision.Accepted>().Event;
-        var overdrawn = low.Apply(adjusted);
+        var adjusted = WalletRules.Decide(WalletWith(150m).Apply(fix), command, Now).ShouldBeOfType<WalletDecision.Accepted>().Event;
+        var overdrawn = Wallet.Fold([.. Opened(150m), fix, adjusted]).ShouldNotBeNull();
 
         overdrawn.Balance.ToLedgerString().ShouldBe("-0.010000");
         overdrawn.Status.ShouldBe(WalletStatus.Overdrawn);

@@ -1,30 +1,32 @@
 using System.Collections.Concurrent;
-using Ledger.Common;
-using Ledger.Customers;
+using Ledger.Accounts;
 using Ledger.Plans;
 using Marten;
+using Npgsql;
 
 namespace Ledger.Metering.Ingestion;
 
 /// <summary>
-/// Customers and plans as usage validation and rating need them, cached for a short time so a
-/// batch of 500 events does not load hundreds of documents. Writes on this node evict at once;
-/// other nodes see a change within <see cref="TimeToLive"/>. Real-time rating may therefore use
-/// a plan version up to that long after it changed; the period close prices from the events and
-/// the plan history, so invoices are exact regardless.
+/// Customers and plans as usage validation and rating need them — the customers' write-side
+/// accounts and the plans folded from their events, never the read models — cached for a short
+/// time so a batch of 500 events does not read hundreds of rows. Writes on this node evict at
+/// once; other nodes see a change within <see cref="TimeToLive"/>. Real-time rating may therefore
+/// use a plan version up to that long after it changed; the period close prices from the events
+/// and the plan history, so invoices are exact regardless. What must be exact at the moment of
+/// recording (closed periods, balances) the usage writer reads from the locked account rows.
 /// </summary>
-public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
+public sealed class CustomerDirectory(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock)
 {
     public static readonly TimeSpan TimeToLive = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, (Customer Value, DateTimeOffset Until)> _customers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (Account Value, DateTimeOffset Until)> _customers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (Plan Value, DateTimeOffset Until)> _plans = new(StringComparer.Ordinal);
 
-    public async Task<(IReadOnlyDictionary<string, Customer> Customers, IReadOnlyDictionary<string, Plan> Plans)> LookupAsync(
+    public async Task<(IReadOnlyDictionary<string, Account> Customers, IReadOnlyDictionary<string, Plan> Plans)> LookupAsync(
         IEnumerable<string> customerIds, CancellationToken cancellation)
     {
         var now = clock.GetUtcNow();
-        var customers = new Dictionary<string, Customer>(StringComparer.Ordinal);
+        var customers = new Dictionary<string, Account>(StringComparer.Ordinal);
         var missing = new List<string>();
         foreach (var id in customerIds.Distinct(StringComparer.Ordinal))
         {
@@ -32,15 +34,13 @@ public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
             else missing.Add(id);
         }
 
-        // A session only when something is not cached: the usual batch needs no database at all.
-        IQuerySession? session = null;
+        // The database only when something is not cached: the usual batch needs no query at all.
         if (missing.Count > 0)
         {
-            session = store.QuerySession();
-            foreach (var customer in await session.LoadManyAsync<Customer>(cancellation, missing.Select(StreamKeys.Customer)))
+            foreach (var account in (await AccountTable.ReadManyAsync(dataSource, store.Options.DatabaseSchemaName, missing, cancellation)).Values)
             {
-                customers[customer.CustomerId] = customer;
-                _customers[customer.CustomerId] = (customer, now + TimeToLive);
+                customers[account.CustomerId] = account;
+                _customers[account.CustomerId] = (account, now + TimeToLive);
             }
         }
 
@@ -54,15 +54,14 @@ public sealed class CustomerDirectory(IDocumentStore store, TimeProvider clock)
 
         if (missingPlans.Count > 0)
         {
-            session ??= store.QuerySession();
-            foreach (var plan in await session.LoadManyAsync<Plan>(cancellation, missingPlans.Select(StreamKeys.Plan)))
+            await using var session = store.QuerySession();
+            foreach (var plan in (await PlanHistory.LoadManyAsync(session, missingPlans, cancellation)).Values)
             {
                 plans[plan.PlanId] = plan;
                 _plans[plan.PlanId] = (plan, now + TimeToLive);
             }
         }
 
-        if (session is not null) await session.DisposeAsync();
         return (customers, plans);
     }
 

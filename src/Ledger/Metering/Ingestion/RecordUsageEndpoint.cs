@@ -1,15 +1,53 @@
 using Ledger.Common;
-using Ledger.Customers;
 using Ledger.Hosting;
-using Ledger.Plans;
-using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Ledger.Metering.Ingestion;
 
 public sealed record UsageBatchResponse(int Accepted, int Duplicates);
+
+/// <summary>Record a batch of usage, as a client sent it (HTTP body or, later, a Kafka record).</summary>
+public sealed record RecordUsage(IReadOnlyList<UsageEventInput?> Events, string Source, EventActor Actor) : ILedgerCommand;
+
+/// <summary>What became of a usage batch.</summary>
+public abstract record UsageResult
+{
+    public sealed record Recorded(int Accepted, int Duplicates) : UsageResult;
+
+    public sealed record Invalid(IDictionary<string, string[]> Errors) : UsageResult;
+
+    public sealed record TooLarge(int Events) : UsageResult;
+}
+
+/// <summary>
+/// The one path every usage batch takes, whichever transport brought it: validated as a whole
+/// (any invalid event refuses the batch), then queued to the group-commit writer, which records
+/// it in one transaction with the other batches queued beside it.
+/// </summary>
+public static class RecordUsageHandler
+{
+    public static async Task<UsageResult> Handle(RecordUsage command, CustomerDirectory directory, UsageWriter writer, TimeProvider clock,
+        CancellationToken cancellation)
+    {
+        var events = command.Events;
+        if (events.Count == 0) return new UsageResult.Recorded(0, 0);
+        if (events.Count > UsageValidation.MaxEventsPerBatch) return new UsageResult.TooLarge(events.Count);
+
+        var errors = new FieldErrors();
+        UsageValidation.CheckShape(events, clock.GetUtcNow(), errors);
+        if (errors.Any) return new UsageResult.Invalid(errors.ToDictionary());
+
+        var (customers, plans) = await directory.LookupAsync(events.Select(e => e!.CustomerId!), cancellation);
+        var usage = UsageValidation.Resolve(events, customers, plans, errors);
+        if (errors.Any) return new UsageResult.Invalid(errors.ToDictionary());
+
+        var outcome = await writer.RecordAsync(usage, command.Actor, command.Source, cancellation);
+        return new UsageResult.Recorded(outcome.Accepted, outcome.Duplicates);
+    }
+}
 
 public static class RecordUsageEndpoint
 {
@@ -27,10 +65,11 @@ public static class RecordUsageEndpoint
     [ProducesProblem(400)]
     [ProducesProblem(413)]
     [ProducesProblem(415)]
+    [ProducesProblem(503)]
     [Authorize(Policy = Scopes.UsageWrite)]
     [JsonRequestBody(typeof(UsageBatchRequest))]
     [Tags("Usage")]
-    public static async Task<IResult> Post(HttpContext http, CustomerDirectory directory, UsageWriter writer, TimeProvider clock)
+    public static async Task<IResult> Post(HttpContext http, IMessageBus bus)
     {
         var raw = await JsonBody.ReadBytesAsync(http.Request, UsageValidation.MaxBodyBytes, CloudEventsBatch);
         if (raw.Problem is not null) return raw.Problem;
@@ -50,37 +89,13 @@ public static class RecordUsageEndpoint
             events = body.Value.Events;
         }
 
-        var result = await RecordAsync(events, directory, writer, clock, Actor(http), "http", http.RequestAborted);
-        return result.Problem ?? Results.Ok(new UsageBatchResponse(result.Outcome!.Accepted, result.Outcome.Duplicates));
-    }
-
-    public static EventActor Actor(HttpContext http)
-    {
-        var activity = System.Diagnostics.Activity.Current;
-        return new EventActor(http.User.FindFirst("sub")?.Value ?? EventMetadata.SystemActor,
-            activity?.TraceId.ToHexString() ?? http.TraceIdentifier, activity?.SpanId.ToHexString() ?? http.TraceIdentifier);
-    }
-
-    /// <summary>The path every usage batch takes, whichever transport brought it.</summary>
-    public static async Task<(UsageOutcome? Outcome, IResult? Problem)> RecordAsync(IReadOnlyList<UsageEventInput?> events,
-        CustomerDirectory directory, UsageWriter writer, TimeProvider clock, EventActor actor, string source, CancellationToken cancellation)
-    {
-        if (events.Count == 0) return (new UsageOutcome(0, 0), null);
-        if (events.Count > UsageValidation.MaxEventsPerBatch)
+        return await bus.InvokeAsync<UsageResult>(new RecordUsage(events, "http", EventActor.From(http)), http.RequestAborted) switch
         {
-            return (null, Problems.Problem(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Payload too large",
-                $"At most {UsageValidation.MaxEventsPerBatch} events per batch; this one has {events.Count}."));
-        }
-
-        var errors = new FieldErrors();
-        UsageValidation.CheckShape(events, clock.GetUtcNow(), errors);
-        if (errors.Any) return (null, errors.ToProblem());
-
-        var (customers, plans) = await directory.LookupAsync(events.Select(e => e!.CustomerId!), cancellation);
-
-        var usage = UsageValidation.Resolve(events, customers, plans, errors);
-        if (errors.Any) return (null, errors.ToProblem());
-
-        return (await writer.RecordAsync(usage, actor, source, cancellation), null);
+            UsageResult.Recorded recorded => Results.Ok(new UsageBatchResponse(recorded.Accepted, recorded.Duplicates)),
+            UsageResult.Invalid invalid => Problems.Validation(invalid.Errors),
+            UsageResult.TooLarge tooLarge => Problems.Problem(StatusCodes.Status413PayloadTooLarge, "payload-too-large", "Payload too large",
+                $"At most {UsageValidation.MaxEventsPerBatch} events per batch; this one has {tooLarge.Events}."),
+            _ => throw new InvalidOperationException("Unknown usage result."),
+        };
     }
 }

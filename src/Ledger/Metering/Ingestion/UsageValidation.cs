@@ -1,5 +1,4 @@
 using Ledger.Common;
-using Ledger.Customers;
 using Ledger.Hosting;
 using Ledger.Plans;
 
@@ -70,7 +69,7 @@ public static class UsageValidation
     }
 
     /// <summary>Resolves customer, plan version and meter price; unknown ones are errors.</summary>
-    public static List<UsageToRecord> Resolve(IReadOnlyList<UsageEventInput?> events, IReadOnlyDictionary<string, Customer> customers,
+    public static List<UsageToRecord> Resolve(IReadOnlyList<UsageEventInput?> events, IReadOnlyDictionary<string, Accounts.Account> customers,
         IReadOnlyDictionary<string, Plan> plans, FieldErrors errors)
     {
         var resolved = new List<UsageToRecord>(events.Count);

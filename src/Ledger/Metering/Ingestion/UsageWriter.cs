@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Hosting;
 using Ledger.Plans;
@@ -12,16 +13,13 @@ namespace Ledger.Metering.Ingestion;
 
 public sealed record UsageOutcome(int Accepted, int Duplicates);
 
-/// <summary>Who sent a batch, recorded on its events.</summary>
-public sealed record EventActor(string Name, string? CorrelationId, string? CausationId);
-
 /// <summary>
 /// Group commit for usage. Requests (HTTP or Kafka) validate their batch, then queue it here; one
 /// writer drains everything queued and records it in a single PostgreSQL transaction:
 /// dedup by (customer, event id) in the database, rating against the period's running totals,
-/// one usage stream per batch, and the wallet debits through the inline wallet projection. Each
-/// caller gets its own answer when the transaction commits. A group that fails is split and
-/// retried in halves, so one bad batch cannot fail the others.
+/// one usage stream per batch, the debits on the write-side accounts (and, inline, on the wallet
+/// view and the rollups). Each caller gets its own answer when the transaction commits. A group
+/// that fails is split and retried in halves, so one bad batch cannot fail the others.
 /// </summary>
 public sealed class UsageWriter : BackgroundService
 {
@@ -136,9 +134,9 @@ public sealed class UsageWriter : BackgroundService
         var candidates = new List<(PendingBatch Batch, UsageToRecord Usage)>();
         foreach (var batch in group)
         {
-            foreach (var usage in batch.Usage)
+            foreach (var u in batch.Usage)
             {
-                if (seen.Add((usage.CustomerId, usage.EventId))) candidates.Add((batch, usage));
+                if (seen.Add((u.CustomerId, u.EventId))) candidates.Add((batch, u));
             }
         }
 
@@ -147,29 +145,29 @@ public sealed class UsageWriter : BackgroundService
         var fresh = await ClaimIdsAsync(tx, candidates.Select(c => c.Usage).ToList(), cancellation);
         var accepted = candidates.Where(c => fresh.Contains((c.Usage.CustomerId, c.Usage.EventId))).ToList();
 
-        // Wallet rows first (the order every writer uses), then the periods: a close holds the same
-        // row, so what is read here about closed periods cannot change until this transaction ends.
-        await LockWalletsAsync(tx, accepted.Select(a => a.Usage.CustomerId).Distinct().ToArray(), cancellation);
-        accepted = await AssignBillingPeriodsAsync(tx, accepted, cancellation);
-        var charges = await RateAsync(tx, accepted.Select(a => a.Usage).ToList(), cancellation);
+        // The account rows, locked in one order (as every writer takes them), are the state the
+        // decisions read: a close holds the same row, so which periods are closed cannot change
+        // until this transaction ends.
+        var accounts = await AccountTable.LockManyAsync(tx.Connection, _schema,
+            accepted.Select(a => a.Usage.CustomerId).Distinct().ToArray(), cancellation);
+        var billed = accepted.Select(a => (a.Batch, Usage: UsageRules.Bill(a.Usage, accounts[a.Usage.CustomerId]))).ToList();
+        var usage = billed.Select(b => b.Usage).ToList();
+        var charges = UsageRules.Rate(usage, await AddToPeriodTotalsAsync(tx, UsageRules.Quantities(usage), cancellation));
 
-        // One session for the whole group: one round trip, one wallets UPDATE and one rollups upsert.
-        // Each batch keeps its own actor and trace ids, carried on its events.
+        // One session for the whole group: one round trip, one accounts UPDATE, one wallets UPDATE
+        // and one rollups upsert. Each batch keeps its own actor and trace ids, carried on its events.
         var session = tx.Session;
-        var rated = accepted.Select((a, i) => (a.Batch, Event: ToEvent(a.Usage, charges[i], a.Batch.Source, now)));
-        foreach (var batchEvents in rated.GroupBy(r => r.Batch))
+        foreach (var batchEvents in billed.Select((b, i) => (b.Batch, Event: UsageRules.ToEvent(b.Usage, charges[i], b.Batch.Source, now)))
+                     .GroupBy(r => r.Batch))
         {
             var actor = batchEvents.Key.Actor;
-            var events = batchEvents.Select(r =>
-            {
-                var e = session.Events.BuildEvent(r.Event);
-                e.UserName = actor.Name;
-                e.CorrelationId = actor.CorrelationId;
-                e.CausationId = actor.CausationId;
-                return (object)e;
-            }).ToArray();
-            session.Events.Append(UsageStreams.NewKey(), events);
+            session.Events.Append(UsageStreams.NewKey(), batchEvents.Select(r => (object)actor.Stamp(session.Events.BuildEvent(r.Event))).ToArray());
         }
+
+        AccountTable.ChargeUsage(session, _schema, usage.Select((u, i) => (u.CustomerId, Charge: charges[i]))
+            .GroupBy(c => c.CustomerId, StringComparer.Ordinal)
+            .Select(g => (g.Key, g.Sum(c => c.Charge), (long)g.Count()))
+            .ToList());
 
         await tx.CommitAsync(cancellation);
 
@@ -184,10 +182,6 @@ public sealed class UsageWriter : BackgroundService
 
         FlushDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
     }
-
-    private static UsageRecorded ToEvent(UsageToRecord u, decimal amount, string source, DateTimeOffset now) =>
-        new(u.CustomerId, u.EventId, u.Meter, u.Quantity, u.OccurredAt, u.Dimensions, u.Period, u.PlanId, u.PlanVersion,
-            new Money(amount, u.Currency), u.Late, source, now);
 
     /// <summary>Inserts the ids into the dedup table; returns those that were not there yet.</summary>
     private async Task<HashSet<(string, string)>> ClaimIdsAsync(LedgerTransaction tx, IReadOnlyList<UsageToRecord> usage, CancellationToken cancellation)
@@ -207,23 +201,16 @@ public sealed class UsageWriter : BackgroundService
     }
 
     /// <summary>
-    /// Adds the batch's quantities to the period running totals (row-locked until commit, so
-    /// concurrent writers rate in a single order) and prices each event by the units before it.
+    /// Adds the group's quantities to the period running totals (write-side rows, locked until
+    /// commit, taken in one order) and returns each total as it was before them.
     /// </summary>
-    private async Task<decimal[]> RateAsync(LedgerTransaction tx, IReadOnlyList<UsageToRecord> usage, CancellationToken cancellation)
+    private async Task<Dictionary<(string Customer, string Meter, string Period), decimal>> AddToPeriodTotalsAsync(LedgerTransaction tx,
+        Dictionary<(string Customer, string Meter, string Period), decimal> quantities, CancellationToken cancellation)
     {
-        var charges = new decimal[usage.Count];
-        if (usage.Count == 0) return charges;
+        var before = new Dictionary<(string, string, string), decimal>();
+        if (quantities.Count == 0) return before;
 
-        var totals = new Dictionary<(string Customer, string Meter, string Period), decimal>();
-        foreach (var u in usage)
-        {
-            var key = (u.CustomerId, u.Meter, u.Period);
-            totals[key] = totals.GetValueOrDefault(key) + u.Quantity;
-        }
-
-        // One order for every writer, so two writers never wait on each other's rows in a cycle.
-        var keys = totals.Keys
+        var keys = quantities.Keys
             .OrderBy(k => k.Customer, StringComparer.Ordinal).ThenBy(k => k.Meter, StringComparer.Ordinal).ThenBy(k => k.Period, StringComparer.Ordinal)
             .ToList();
 
@@ -235,84 +222,16 @@ public sealed class UsageWriter : BackgroundService
         command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Customer).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Meter).ToArray() });
         command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => k.Period).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => totals[k]).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys.Select(k => quantities[k]).ToArray() });
 
-        var running = new Dictionary<(string, string, string), decimal>();
-        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
         {
-            while (await reader.ReadAsync(cancellation))
-            {
-                var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
-                running[key] = reader.GetDecimal(3) - totals[key];
-            }
+            var key = (reader.GetString(0), reader.GetString(1), reader.GetString(2));
+            before[key] = reader.GetDecimal(3) - quantities[key];
         }
 
-        for (var i = 0; i < usage.Count; i++)
-        {
-            var u = usage[i];
-            var key = (u.CustomerId, u.Meter, u.Period);
-            var before = running[key];
-            charges[i] = Pricing.RealTimeCharge(u.Price, before, u.Quantity);
-            running[key] = before + u.Quantity;
-        }
-
-        return charges;
-    }
-
-    /// <summary>
-    /// Usage whose own period is already closed for its customer is billed in the earliest later
-    /// period that is not, and marked late.
-    /// </summary>
-    private async Task<List<(PendingBatch Batch, UsageToRecord Usage)>> AssignBillingPeriodsAsync(LedgerTransaction tx,
-        List<(PendingBatch Batch, UsageToRecord Usage)> accepted, CancellationToken cancellation)
-    {
-        var closed = new HashSet<string>(StringComparer.Ordinal);
-        var probed = new HashSet<string>(StringComparer.Ordinal);
-        var probe = accepted.Select(a => Invoicing.Invoice.IdFor(a.Usage.Period, a.Usage.CustomerId)).Distinct().ToList();
-        while (probe.Count > 0)
-        {
-            probed.UnionWith(probe);
-            await using var command = tx.Command($"select id from {_schema}.mt_doc_invoice where id = any($1)");
-            command.Parameters.Add(new NpgsqlParameter { Value = probe.ToArray() });
-            var found = 0;
-            await using (var reader = await command.ExecuteReaderAsync(cancellation))
-            {
-                while (await reader.ReadAsync(cancellation))
-                {
-                    closed.Add(reader.GetString(0));
-                    found++;
-                }
-            }
-
-            if (found == 0) break;
-            // A closed period sends its usage to the next period: ask about those in turn.
-            probe = accepted.Select(a => Invoicing.Invoice.IdFor(NextOpen(a.Usage, closed), a.Usage.CustomerId))
-                .Where(id => !probed.Contains(id)).Distinct().ToList();
-        }
-
-        if (closed.Count == 0) return accepted;
-        return accepted.Select(a =>
-        {
-            var billed = NextOpen(a.Usage, closed);
-            return billed == a.Usage.Period ? a : (a.Batch, a.Usage with { Period = billed, Late = true });
-        }).ToList();
-    }
-
-    private static string NextOpen(UsageToRecord usage, HashSet<string> closedInvoices)
-    {
-        var period = usage.Period;
-        while (closedInvoices.Contains(Invoicing.Invoice.IdFor(period, usage.CustomerId))) period = BillingPeriods.Next(period);
-        return period;
-    }
-
-    /// <summary>Takes the wallet rows in one order, so concurrent writers never deadlock on them.</summary>
-    private async Task LockWalletsAsync(LedgerTransaction tx, string[] customers, CancellationToken cancellation)
-    {
-        if (customers.Length == 0) return;
-        await using var command = tx.Command(
-            $"select customer_id from {_schema}.{WalletTable.TableName} where customer_id = any($1) order by customer_id for update");
-        command.Parameters.Add(new NpgsqlParameter { Value = customers });
-        await command.ExecuteNonQueryAsync(cancellation);
+        return before;
     }
 
     private sealed class PendingBatch(IReadOnlyList<UsageToRecord> usage, EventActor actor, string source)
