@@ -11,6 +11,13 @@ if (args is ["token", ..])
 
 builder.AddLedger();
 var app = builder.Build();
+
+// `rebuild <name|all>` rebuilds read models from the events on a running ledger (see docs/operating.md).
+if (args is ["rebuild", ..])
+{
+    return await Ledger.Operations.RebuildCommand.RunAsync(app.Services, args[1..]);
+}
+
 app.UseLedger();
 return await app.RunJasperFxCommands(args);
 

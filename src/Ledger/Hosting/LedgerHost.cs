@@ -6,6 +6,7 @@ using Ledger.Accounts;
 using Ledger.Customers;
 using Ledger.Invoicing;
 using Ledger.Metering;
+using Ledger.Operations;
 using Npgsql;
 using Ledger.Plans;
 using Ledger.Wallets;
@@ -63,6 +64,7 @@ public static class LedgerHost
                 WalletsModule.Configure(options);
                 MeteringModule.Configure(options);
                 InvoicingModule.Configure(options);
+                OperationsModule.Configure(options);
             })
             .UseNpgsqlDataSource()
             .AddAsyncDaemon(DaemonMode(configuration, roles))
@@ -71,6 +73,7 @@ public static class LedgerHost
             .ApplyAllDatabaseChangesOnStartup();
 
         builder.Services.AddMetering();
+        builder.Services.AddOperations();
 
         builder.Host.UseWolverine(options =>
         {

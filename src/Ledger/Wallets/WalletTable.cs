@@ -25,6 +25,13 @@ public sealed class WalletTable : SetBasedProjection
 
     public WalletTable(string schema) => _table = $"{schema}.{TableName}";
 
+    /// <summary>The events a wallet view is built from.</summary>
+    public static readonly Type[] EventTypes =
+    [
+        typeof(CustomerRegistered), typeof(CustomerUpdated), typeof(WalletToppedUp), typeof(WalletDebited), typeof(WalletAdjusted),
+        typeof(UsageRecorded), typeof(PeriodSettled),
+    ];
+
     public static Table Definition(string schema)
     {
         var table = new Table(new Weasel.Postgresql.PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));

@@ -45,6 +45,23 @@ public class ConcurrentDebitTests(LedgerApp app)
     }
 
     [Fact]
+    public async Task A_hundred_concurrent_debits_of_one_against_fifty_are_exactly_fifty_accepted_and_fifty_refused()
+    {
+        var client = app.Client();
+        var customer = await client.NewCustomerAsync();
+        await client.TopUpAsync(customer, "50.00");
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
+            (await client.PostJson($"/v1/wallets/{customer}/debits", $$"""{ "id": "db-{{i}}", "amount": "1.00", "reason": "race {{i}}" }""")).Status));
+
+        statuses.Count(s => s == HttpStatusCode.Created).ShouldBe(50);
+        statuses.Count(s => s == HttpStatusCode.UnprocessableEntity).ShouldBe(50);
+        var wallet = await client.WalletAsync(customer);
+        wallet.Str("balance").ShouldBe("0.000000");
+        wallet!["version"]!.GetValue<long>().ShouldBe(52); // registered, topped up, 50 debits
+    }
+
+    [Fact]
     public async Task The_same_top_up_sent_concurrently_is_applied_once()
     {
         var client = app.Client();

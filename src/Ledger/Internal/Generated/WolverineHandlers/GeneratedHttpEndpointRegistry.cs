@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
+            return new System.Type[] { typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Operations.ProjectionEndpoints), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
         }
     }
 
@@ -23,6 +23,8 @@ namespace Internal.Generated.WolverineHandlers
     {
         [global::System.Runtime.CompilerServices.ModuleInitializer]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GeneratedHttpEndpointRegistry))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_admin_projections))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_admin_projections_name_rebuilds_rebuildId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_customers_customerId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_customers_customerId_usage))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_invoices))]
@@ -30,6 +32,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_invoices_invoiceId_pdf))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_plans_planId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_wallets_customerId))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_admin_projections_name_rebuild))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_billing_periods_period_close))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_usage))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_wallets_customerId_adjustments))]
@@ -43,6 +46,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Invoicing.InvoiceQueryEndpoints))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Metering.Ingestion.RecordUsageEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Metering.Rollups.GetUsageEndpoint))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Operations.ProjectionEndpoints))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Plans.GetPlanEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Plans.PublishPlanEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.AdjustWalletEndpoint))]

@@ -1,0 +1,12 @@
+using Marten;
+
+namespace Ledger.Operations;
+
+public static class OperationsModule
+{
+    public static void Configure(StoreOptions options) =>
+        options.Storage.ExtendedSchemaObjects.Add(ProjectionRebuilds.Definition(options.DatabaseSchemaName));
+
+    public static IServiceCollection AddOperations(this IServiceCollection services) =>
+        services.AddSingleton<ReadModels>().AddSingleton<ProjectionRebuilds>();
+}

@@ -1,0 +1,86 @@
+using Ledger.Hosting;
+using Marten;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace Ledger.Operations;
+
+public sealed record ProjectionResponse(string Name, string Lifecycle, int Version, long Position, long HighWaterMark, long Lag, string Status);
+
+public sealed record ProjectionList(IReadOnlyList<ProjectionResponse> Items);
+
+public sealed record RebuildResponse(string Id, string Projection, string Status, long Processed, long Total, long Position, string? Error,
+    string StartedAt, string? FinishedAt)
+{
+    public static RebuildResponse From(RebuildStatus s) => new(s.Id.ToString(), s.Projection, s.Status, s.Processed, s.Total, s.Position, s.Error,
+        Common.Timestamps.Format(s.StartedAt), s.FinishedAt is { } f ? Common.Timestamps.Format(f) : null);
+
+    public static string Location(RebuildStatus s) => $"/v1/admin/projections/{s.Projection}/rebuilds/{s.Id}";
+}
+
+public static class ProjectionEndpoints
+{
+    /// <summary>
+    /// Every read model with its position (the last event sequence applied) against the event
+    /// store's high-water mark. They are all kept inline, in the writers' transactions, so their lag
+    /// is 0 — except while one is being rebuilt, when its position is where the rebuild has got to.
+    /// </summary>
+    [WolverineGet("/v1/admin/projections", OperationId = "ListProjections")]
+    [ProducesResponseType<ProjectionList>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [Authorize(Policy = Scopes.Admin)]
+    [Tags("Operations")]
+    public static async Task<IResult> List(ReadModels readModels, ProjectionRebuilds rebuilds, IDocumentStore store, CancellationToken cancellation)
+    {
+        var highWaterMark = (await store.Advanced.FetchEventStoreStatistics(token: cancellation)).EventSequenceNumber;
+        var running = (await rebuilds.ListAsync(null, runningOnly: true, cancellation)).ToDictionary(r => r.Projection, StringComparer.OrdinalIgnoreCase);
+        return Results.Ok(new ProjectionList(readModels.All.Select(m =>
+        {
+            var position = running.TryGetValue(m.Name, out var rebuild) ? rebuild.Position : highWaterMark;
+            return new ProjectionResponse(m.Name, "inline", 1, position, highWaterMark, highWaterMark - position,
+                rebuild is null ? "running" : "rebuilding");
+        }).ToList()));
+    }
+
+    /// <summary>
+    /// Rebuilds a read model from the events on the running ledger: 202 with the rebuild's
+    /// <c>Location</c> to poll. While it runs, reads answer from the previous rows and writers that
+    /// update the read model wait for it; no decision is affected. One rebuild per read model at a
+    /// time across all nodes: asking again while one runs → 409 with that rebuild's <c>Location</c>.
+    /// </summary>
+    [WolverinePost("/v1/admin/projections/{name}/rebuild", OperationId = "RebuildProjection")]
+    [ProducesResponseType<RebuildResponse>(202)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(404)]
+    [ProducesProblem(409)]
+    [Authorize(Policy = Scopes.Admin)]
+    [Tags("Operations")]
+    public static async Task<IResult> Rebuild(string name, HttpContext http, ReadModels readModels, ProjectionRebuilds rebuilds)
+    {
+        if (readModels.Find(name) is not { } model) return Problems.NotFound($"No projection '{name}'. Known: {string.Join(", ", readModels.All.Select(m => m.Name))}.");
+
+        var (status, started) = await rebuilds.StartAsync(model, http.RequestAborted);
+        http.Response.Headers.Location = RebuildResponse.Location(status);
+        return started
+            ? Results.Json(RebuildResponse.From(status), statusCode: StatusCodes.Status202Accepted)
+            : Problems.Conflict("rebuild-running", $"A rebuild of {model.Name} is already running: {RebuildResponse.Location(status)}.");
+    }
+
+    [WolverineGet("/v1/admin/projections/{name}/rebuilds/{rebuildId}", OperationId = "GetProjectionRebuild")]
+    [ProducesResponseType<RebuildResponse>(200)]
+    [ProducesProblem(401)]
+    [ProducesProblem(403)]
+    [ProducesProblem(404)]
+    [Authorize(Policy = Scopes.Admin)]
+    [Tags("Operations")]
+    public static async Task<IResult> GetRebuild(string name, string rebuildId, ProjectionRebuilds rebuilds, CancellationToken cancellation)
+    {
+        var status = Guid.TryParse(rebuildId, out var id) ? await rebuilds.GetAsync(id, cancellation) : null;
+        return status is null || !status.Projection.Equals(name, StringComparison.OrdinalIgnoreCase)
+            ? Problems.NotFound($"No rebuild '{rebuildId}' of '{name}'.")
+            : Results.Ok(RebuildResponse.From(status));
+    }
+}

@@ -1,0 +1,59 @@
+using Marten;
+
+namespace Ledger.Operations;
+
+/// <summary>
+/// <c>rebuild &lt;name|all&gt;</c> on the command line: the same rebuild as the admin endpoint, run in
+/// this process, safe on a running ledger; <c>rebuild --list</c> shows the read models and their position.
+/// </summary>
+public static class RebuildCommand
+{
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args)
+    {
+        var readModels = services.GetRequiredService<ReadModels>();
+        var rebuilds = services.GetRequiredService<ProjectionRebuilds>();
+        var store = services.GetRequiredService<IDocumentStore>();
+        await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+
+        if (args is [] or ["--list"])
+        {
+            var highWaterMark = (await store.Advanced.FetchEventStoreStatistics()).EventSequenceNumber;
+            var running = await rebuilds.ListAsync(null, runningOnly: true, CancellationToken.None);
+            Console.WriteLine($"{"read model",-14} {"status",-11} {"position",12} {"high-water",12}");
+            foreach (var model in readModels.All)
+            {
+                var rebuild = running.FirstOrDefault(r => r.Projection == model.Name);
+                Console.WriteLine($"{model.Name,-14} {(rebuild is null ? "running" : "rebuilding"),-11} {rebuild?.Position ?? highWaterMark,12} {highWaterMark,12}");
+            }
+
+            Console.WriteLine("Rebuild one with: rebuild <name>, or every one with: rebuild all");
+            return 0;
+        }
+
+        var targets = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
+            ? readModels.All
+            : readModels.Find(args[0]) is { } one ? [one] : [];
+        if (targets.Count == 0)
+        {
+            Console.Error.WriteLine($"No read model '{args[0]}'. Known: {string.Join(", ", readModels.All.Select(m => m.Name))}, or all.");
+            return 2;
+        }
+
+        foreach (var model in targets)
+        {
+            var started = DateTimeOffset.UtcNow;
+            var result = await rebuilds.RunNowAsync(model, status =>
+            {
+                var seconds = Math.Max((DateTimeOffset.UtcNow - started).TotalSeconds, 0.001);
+                var rate = status.Processed / seconds;
+                var eta = rate > 0 && status.Total > status.Processed ? $", about {(status.Total - status.Processed) / rate:0} s left" : "";
+                Console.Write($"\r{model.Name}: {status.Processed:N0} / {status.Total:N0} events, {rate:N0} events/s{eta}   ");
+            }, CancellationToken.None);
+            Console.WriteLine();
+            Console.WriteLine($"{model.Name}: {result.Status}{(result.Error is null ? "" : ": " + result.Error)}");
+            if (result.Status != "completed") return 1;
+        }
+
+        return 0;
+    }
+}
