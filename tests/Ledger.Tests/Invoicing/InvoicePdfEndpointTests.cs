@@ -67,10 +67,7 @@ public class InvoicePdfEndpointTests(LedgerApp app)
         var (gone, _) = await _finance.GetJson($"/v1/invoices/{invoiceId}");
         gone.ShouldBe(HttpStatusCode.NotFound);
 
-        using (var daemon = await app.Store.BuildProjectionDaemonAsync())
-        {
-            await daemon.RebuildProjectionAsync<InvoiceProjection>(CancellationToken.None);
-        }
+        (await Operations.ProjectionRebuildTests.RebuildAsync(app.Client(), "Invoices")).Str("status").ShouldBe("completed");
 
         (await _finance.InvoiceAsync(invoiceId)).ToJsonString().ShouldBe(invoice.ToJsonString());
         (await _finance.PdfAsync(invoiceId)).ShouldBe(pdf);
