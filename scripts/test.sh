@@ -13,6 +13,7 @@ chmod 755 "$work"
 pg_dir="$work/pg"
 cleanup() {
   trap - EXIT INT TERM
+  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
   stop_postgres "$pg_dir"
   rm -rf "$work"
 }
@@ -26,6 +27,14 @@ export LEDGER_TEST_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;User
 
 echo "Building..."
 dotnet build Ledger.sln -c Release -v quiet -nologo -clp:ErrorsOnly
+
+# A Kafka-protocol broker for the Kafka tests: librdkafka's mock cluster (tools/Ledger.KafkaBroker).
+echo "Starting the Kafka mock broker..."
+dotnet tools/Ledger.KafkaBroker/bin/Release/net10.0/Ledger.KafkaBroker.dll "$work/kafka-bootstrap" >"$work/kafka.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/kafka-bootstrap" ] && break; sleep 0.1; done
+[ -s "$work/kafka-bootstrap" ] || { echo "The Kafka mock broker did not start:"; cat "$work/kafka.log"; exit 1; }
+export LEDGER_TEST_KAFKA="$(cat "$work/kafka-bootstrap")"
 
 passed=0; failed=0; skipped=0
 results="$work/results"

@@ -32,12 +32,19 @@ public static class ClientText
 {
     public const string ControlCharacterRule = "Must not contain control characters (U+0000–U+001F, U+007F).";
 
-    /// <summary>Whether the text holds a C0 control character or DEL, which PostgreSQL text and logs must never see.</summary>
+    /// <summary>
+    /// Whether the text holds a C0 control character or DEL — which PostgreSQL text and logs must
+    /// never see — or an unpaired surrogate (an escaped <c>\uD800</c> alone), which is not text
+    /// and cannot be stored as UTF-8.
+    /// </summary>
     public static bool HasControlCharacter(ReadOnlySpan<char> text)
     {
-        foreach (var c in text)
+        for (var i = 0; i < text.Length; i++)
         {
+            var c = text[i];
             if (c < '\u0020' || c == '\u007F') return true;
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])) i++;
+            else if (char.IsSurrogate(c)) return true;
         }
 
         return false;

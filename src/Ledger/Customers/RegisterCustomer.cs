@@ -123,7 +123,7 @@ public sealed record CustomerOutcome(CustomerDecision Decision, Account? Account
 public static class RegisterCustomerHandler
 {
     public static async Task<CustomerOutcome> Handle(RegisterCustomer command, IDocumentSession session, TimeProvider clock,
-        Ledger.Metering.Ingestion.CustomerDirectory directory, CancellationToken cancellation)
+        CancellationToken cancellation)
     {
         // Registrations of one customer queue on an advisory lock (the account may not exist yet);
         // then the account row, as every writer of the customer locks it.
@@ -131,6 +131,7 @@ public static class RegisterCustomerHandler
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
         var key = StreamKeys.Customer(command.CustomerId);
         await Advisory.LockAsync(session.Connection!, key, cancellation);
+        await Operations.ReadModelLock.WaitForRebuildAsync(session.Connection!, $"{schema}.mt_doc_customer", cancellation);
         var existing = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation);
         var plan = await PlanHistory.LoadAsync(session, command.Terms.PlanId, cancellation);
 
@@ -146,7 +147,6 @@ public static class RegisterCustomerHandler
                 var after = existing!.Apply(updated.Event);
                 session.Events.Append(key, after.StreamVersion, updated.Event);
                 AccountTable.Save(session, schema, after);
-                directory.Evict(customerId: command.CustomerId);
                 return new CustomerOutcome(decision, after);
             default:
                 return new CustomerOutcome(decision, existing);
@@ -167,7 +167,7 @@ public static class RegisterCustomerEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(RegisterCustomerRequest))]
     [Tags("Customers")]
-    public static async Task<IResult> Put(string customerId, HttpContext http, IMessageBus bus)
+    public static async Task<IResult> Put(string customerId, HttpContext http, IMessageBus bus, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "customerId", customerId);
@@ -180,6 +180,8 @@ public static class RegisterCustomerEndpoint
         if (terms is null) return errors.ToProblem();
 
         var outcome = await bus.InvokeAsync<CustomerOutcome>(new RegisterCustomer(customerId, terms, EventActor.From(http)), http.RequestAborted);
+        // Committed: usage validation on this node sees the new terms at once (other nodes within the cache's lifetime).
+        if (outcome.Decision is CustomerDecision.Updated) directory.Evict(customerId: customerId);
         return outcome.Decision switch
         {
             CustomerDecision.Registered => Results.Created($"/v1/customers/{customerId}", CustomerResponse.From(outcome.Account!)),

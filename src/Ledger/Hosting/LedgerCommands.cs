@@ -21,9 +21,11 @@ public static class LedgerCommands
         options.Policies.AddMiddleware(typeof(CommandMetadata), chain =>
             typeof(ILedgerCommand).IsAssignableFrom(chain.MessageType) && WritesThroughASession(chain));
 
-        // Writers of one customer serialize on its account row, so a stale expected version or a
-        // locked stream means something raced past the lock: rare, and safe to run again from the top.
-        options.OnException<ConcurrencyException>().Or<JasperFx.Events.StreamLockedException>()
+        // Writers of one customer serialize on its account row (the role Marten's exclusive stream
+        // fetch would play, which is why no StreamLockedException can arise), so a stale expected
+        // version means something raced past the lock: rare, and safe to run again from the top (a
+        // retry opens a new session and reads the receipt again).
+        options.OnException<ConcurrencyException>()
             .RetryWithCooldown(50.Milliseconds(), 100.Milliseconds(), 250.Milliseconds());
     }
 

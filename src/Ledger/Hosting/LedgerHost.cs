@@ -6,6 +6,7 @@ using Ledger.Accounts;
 using Ledger.Customers;
 using Ledger.Invoicing;
 using Ledger.Metering;
+using Ledger.Metering.Kafka;
 using Ledger.Operations;
 using Npgsql;
 using Ledger.Plans;
@@ -73,6 +74,7 @@ public static class LedgerHost
             .ApplyAllDatabaseChangesOnStartup();
 
         builder.Services.AddMetering();
+        builder.Services.AddKafkaBridge(Metering.Kafka.KafkaSettings.From(configuration), roles);
         builder.Services.AddOperations();
 
         builder.Host.UseWolverine(options =>

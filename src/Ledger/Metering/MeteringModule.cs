@@ -22,6 +22,7 @@ public static class MeteringModule
         options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Inline, UsageRollups.ProjectionName,
             rebuild =>
             {
+                // For Marten's own offline `projections rebuild`; the ledger rebuilds through Operations/ProjectionRebuilds.cs.
                 rebuild.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}");
                 // Large pages: one set-based statement covers thousands of events in a rebuild.
                 rebuild.BatchSize = 5000;
@@ -56,10 +57,14 @@ public static class MeteringModule
 
         /// <summary>
         /// The rows every usage flush updates (accounts, wallet view, running totals) keep free room
-        /// in their pages, so PostgreSQL updates them in place (HOT: no index entry per update).
+        /// in their pages, so PostgreSQL updates them in place (HOT: no index entry per update). Only
+        /// when not set yet: an ALTER waits for a running rebuild's table lock, and a restarting node
+        /// must not hang behind it.
         /// </summary>
         private static string HotUpdates(string schema) => string.Join("; ",
             new[] { Accounts.AccountTable.TableName, WalletTable.TableName, MeteringSchema.PeriodTotals }
-                .Select(table => $"alter table {schema}.{table} set (fillfactor = 50)"));
+                .Select(table => "do $$ begin if not exists (select 1 from pg_class where oid = " +
+                                 $"'{schema}.{table}'::regclass and reloptions @> array['fillfactor=50']) " +
+                                 $"then alter table {schema}.{table} set (fillfactor = 50); end if; end $$"));
     }
 }

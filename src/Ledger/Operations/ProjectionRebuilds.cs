@@ -89,6 +89,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     private async Task RunAsync(ReadModel model, Guid id, CancellationToken cancellation, Action<RebuildStatus>? progress = null)
     {
         var started = Stopwatch.GetTimestamp();
+        // Progress goes through a connection taken before the lock: writers waiting on the lock hold
+        // pooled connections, and the rebuild must not wait for one of them to report.
+        await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
         try
         {
             await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
@@ -116,12 +119,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 await session.SaveChangesAsync(cancellation);
                 processed += page.Count;
                 position = page[^1].Sequence;
-                var status = await ReportAsync(id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
+                var status = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
                 progress?.Invoke(status);
             }
 
             await tx.Transaction.CommitAsync(cancellation);
-            var done = await ReportAsync(id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
+            var done = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(done);
             logger.LogInformation("Rebuilt {Projection} from {Events} events in {Seconds:0.0} s", model.Name, processed,
                 Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -129,14 +132,17 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         catch (Exception e)
         {
             logger.LogError(e, "Rebuilding {Projection} failed; the previous rows stay as they were", model.Name);
-            var reason = cancellation.IsCancellationRequested ? "Cancelled: the node stopped before the rebuild finished." : e.Message;
-            await ReportAsync(id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
+            var reason = cancellation.IsCancellationRequested ? "Cancelled: the node stopped before the rebuild finished."
+                : e is PostgresException p ? $"PostgreSQL {p.SqlState}: {p.MessageText}"
+                : $"{e.GetType().Name}: see the log of the node that ran it.";
+            await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
             progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
         }
     }
 
     public async Task<RebuildStatus?> GetAsync(Guid id, CancellationToken cancellation)
     {
+        await AbandonStaleAsync(cancellation);
         await using var command = dataSource.CreateCommand($"select {Columns} from {Schema}.{TableName} where id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         return (await ReadAsync(command, cancellation)).FirstOrDefault();
@@ -145,6 +151,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>Rebuilds of one read model (or all), newest first.</summary>
     public async Task<List<RebuildStatus>> ListAsync(string? projection, bool runningOnly, CancellationToken cancellation)
     {
+        await AbandonStaleAsync(cancellation);
         await using var command = dataSource.CreateCommand(
             $"select {Columns} from {Schema}.{TableName} where ($1::text is null or projection = $1) and (not $2 or status = 'running') order by started_at desc limit 100");
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)projection ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
@@ -154,13 +161,14 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
     private const string Columns = "id, projection, status, processed, total, position, error, started_at, finished_at";
 
-    private async Task<RebuildStatus> ReportAsync(Guid id, string status, long? processed, long? total, long? position, string? error, bool finished,
-        CancellationToken cancellation)
+    private async Task<RebuildStatus> ReportAsync(NpgsqlConnection connection, Guid id, string status, long? processed, long? total, long? position,
+        string? error, bool finished, CancellationToken cancellation)
     {
-        await using var command = dataSource.CreateCommand(
+        await using var command = connection.CreateCommand();
+        command.CommandText =
             $"update {Schema}.{TableName} set status = $2, processed = coalesce($3, processed), total = coalesce($4, total), " +
             "position = coalesce($5, position), error = $6, updated_at = $7, finished_at = case when $8 then $7 else finished_at end " +
-            $"where id = $1 returning {Columns}");
+            $"where id = $1 returning {Columns}";
         command.Parameters.Add(new NpgsqlParameter { Value = id });
         command.Parameters.Add(new NpgsqlParameter { Value = status });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)processed ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bigint });

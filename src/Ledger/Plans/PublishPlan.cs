@@ -164,13 +164,13 @@ public sealed record PublishPlan(string PlanId, PlanDraft Draft, EventActor Acto
 
 public static class PublishPlanHandler
 {
-    public static async Task<PlanDecision> Handle(PublishPlan command, IDocumentSession session, TimeProvider clock,
-        Ledger.Metering.Ingestion.CustomerDirectory directory, CancellationToken cancellation)
+    public static async Task<PlanDecision> Handle(PublishPlan command, IDocumentSession session, TimeProvider clock, CancellationToken cancellation)
     {
         // Publications of one plan queue on an advisory lock, which also covers a plan that does not exist yet.
         await session.BeginTransactionAsync(cancellation);
         var key = StreamKeys.Plan(command.PlanId);
         await Advisory.LockAsync(session.Connection!, key, cancellation);
+        await Operations.ReadModelLock.WaitForRebuildAsync(session.Connection!, $"{session.DocumentStore.Options.DatabaseSchemaName}.mt_doc_plan", cancellation);
         var plan = await PlanHistory.LoadAsync(session, command.PlanId, cancellation);
 
         var decision = PlanRules.Decide(plan, command.PlanId, command.Draft, clock.GetUtcNow());
@@ -178,7 +178,6 @@ public static class PublishPlanHandler
         {
             if (published.Created) session.Events.StartStream(key, published.Event);
             else session.Events.Append(key, published.Event.Version, published.Event);
-            directory.Evict(planId: command.PlanId);
         }
 
         return decision;
@@ -198,7 +197,7 @@ public static class PublishPlanEndpoint
     [Authorize(Policy = Scopes.BillingWrite)]
     [JsonRequestBody(typeof(PublishPlanRequest))]
     [Tags("Plans")]
-    public static async Task<IResult> Put(string planId, HttpContext http, IMessageBus bus)
+    public static async Task<IResult> Put(string planId, HttpContext http, IMessageBus bus, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {
         var errors = new FieldErrors();
         Check.ClientId(errors, "planId", planId);
@@ -210,7 +209,10 @@ public static class PublishPlanEndpoint
         var draft = PlanValidation.Validate(body.Value!, errors);
         if (draft is null) return errors.ToProblem();
 
-        return await bus.InvokeAsync<PlanDecision>(new PublishPlan(planId, draft, EventActor.From(http)), http.RequestAborted) switch
+        var decision = await bus.InvokeAsync<PlanDecision>(new PublishPlan(planId, draft, EventActor.From(http)), http.RequestAborted);
+        // Committed: usage validation on this node sees the new version at once (other nodes within the cache's lifetime).
+        if (decision is PlanDecision.Published) directory.Evict(planId: planId);
+        return decision switch
         {
             PlanDecision.Published { Created: true } created => Results.Created($"/v1/plans/{planId}", PlanResponse.From(created.Plan)),
             PlanDecision.Published updated => Results.Ok(PlanResponse.From(updated.Plan)),

@@ -49,8 +49,7 @@ public static class GetWalletEndpoint
         }
 
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
-        var current = await WalletTable.ReadAsync(connection, null, schema, customerId, forUpdate: false, cancellation);
+        var current = await WalletTable.ReadAsync(dataSource, schema, customerId, cancellation);
         if (current is null) return Problems.NotFound($"No wallet '{customerId}'.");
         if (asOf is null) return Results.Ok(WalletResponse.From(current, clock.GetUtcNow()));
 

@@ -10,11 +10,11 @@ using Weasel.Postgresql.Tables;
 namespace Ledger.Wallets;
 
 /// <summary>
-/// The wallets table: one row per customer with the balance every command decides on and every
-/// GET reads. It is an inline projection of the wallet's events — the customer's own stream and
-/// the usage it is charged — so it is written in the same transaction as those events, with one
-/// statement per kind of change however many events a batch holds. <c>version</c> counts the
-/// wallet's events.
+/// The wallets table: the wallet view every <c>GET /v1/wallets/{id}</c> reads, one row per
+/// customer. It is a read model — no command decides on it (decisions read the write-side
+/// <c>accounts</c> row) — kept inline from the wallet's events — the customer's own stream and
+/// the usage it is charged — in the same transaction as those events, with one statement per kind
+/// of change however many events a batch holds. <c>version</c> counts the wallet's events.
 /// </summary>
 public sealed class WalletTable : SetBasedProjection
 {
@@ -134,15 +134,11 @@ public sealed class WalletTable : SetBasedProjection
         public (decimal CreditLimit, decimal Threshold)? Terms;
     }
 
-    /// <summary>Reads a wallet; with <paramref name="forUpdate"/>, locks its row until the transaction ends.</summary>
-    public static async Task<Wallet?> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string schema,
-        string customerId, bool forUpdate, CancellationToken cancellation)
+    /// <summary>Reads a wallet view (for the API; no decision reads it).</summary>
+    public static async Task<Wallet?> ReadAsync(NpgsqlDataSource dataSource, string schema, string customerId, CancellationToken cancellation)
     {
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText =
-            $"select currency, balance, credit_limit, low_balance_threshold, version, last_changed_at from {schema}.{TableName} " +
-            "where customer_id = $1" + (forUpdate ? " for update" : "");
+        await using var command = dataSource.CreateCommand(
+            $"select currency, balance, credit_limit, low_balance_threshold, version, last_changed_at from {schema}.{TableName} where customer_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = customerId });
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         if (!await reader.ReadAsync(cancellation)) return null;

@@ -7,9 +7,10 @@ public static class WalletsModule
 {
     public static void Configure(StoreOptions options)
     {
-        // Inline: the balance a debit decides on, and the one GET answers, is committed with the event.
+        // Inline: the balance a GET answers is committed with the event (read-after-write). No decision reads it.
         options.Storage.ExtendedSchemaObjects.Add(WalletTable.Definition(options.DatabaseSchemaName));
-        // A rebuild empties the table first, then replays every wallet event into it.
+        // The ledger rebuilds its read models itself (Operations/ProjectionRebuilds.cs); these options keep
+        // Marten's own offline `projections rebuild` correct too (empty the table first, large pages).
         options.Projections.Add(new WalletTable(options.DatabaseSchemaName), ProjectionLifecycle.Inline, WalletTable.ProjectionName,
             rebuild =>
             {

@@ -41,6 +41,16 @@ public class ClientInputTests
         errors.Any.ShouldBe(refused);
     }
 
+    [Fact]
+    public void An_unpaired_surrogate_is_not_text_but_a_pair_is()
+    {
+        // Built here rather than in InlineData, whose serialization would replace a lone surrogate.
+        ClientText.HasControlCharacter("lone " + '\uD800' + " high").ShouldBeTrue();
+        ClientText.HasControlCharacter("lone " + '\uDC00' + " low").ShouldBeTrue();
+        ClientText.HasControlCharacter("ends high " + '\uD83D').ShouldBeTrue();
+        ClientText.HasControlCharacter("pair \uD83D\uDE80 is one emoji").ShouldBeFalse();
+    }
+
     [Theory]
     [InlineData("""{ "id": "a", "amount": "1", "amount": "2" }""", "amount")]
     [InlineData("""{ "id": "a", "amount": "1", "reason": "x\u0000" }""", "reason")]

@@ -33,7 +33,8 @@ public sealed class LedgerApp : IAsyncLifetime
     }
 
     /// <summary>A host of the ledger on the given database and schema, as every test fixture starts it.</summary>
-    public static Task<IAlbaHost> StartHostAsync(string connectionString, string schema, string roles = "api,projections")
+    public static Task<IAlbaHost> StartHostAsync(string connectionString, string schema, string roles = "api,projections",
+        IReadOnlyDictionary<string, string>? settings = null)
     {
         JasperFxEnvironment.AutoStartHost = true;
         return AlbaHost.For<Program>(web =>
@@ -44,6 +45,7 @@ public sealed class LedgerApp : IAsyncLifetime
             web.UseSetting("Ledger:Durability", "Solo");
             web.UseSetting("Ledger:Roles", roles);
             web.UseSetting("Ledger:Daemon", "Solo");
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) web.UseSetting(key, value);
         });
     }
 

@@ -43,6 +43,8 @@ public class HostileInputTests(LedgerApp app)
         ("line feed in a customer name", $"/v1/customers/{LedgerApp.NewId("c")}", $$"""{ "name": "Acme\nLtd", "planId": "{{planId}}", "currency": "INR" }"""),
         ("NUL in a dimension value", "/v1/usage", Usage(customer, dimensions: """{ "country": "IN\u0000" }""")),
         ("NUL in a dimension name", "/v1/usage", Usage(customer, dimensions: """{ "coun\u0000try": "IN" }""")),
+        ("unpaired surrogate in a customer name", $"/v1/customers/{LedgerApp.NewId("c")}", $$"""{ "name": "Acme\uD800", "planId": "{{planId}}", "currency": "INR" }"""),
+        ("unpaired surrogate in a dimension value", "/v1/usage", Usage(customer, dimensions: """{ "country": "\uDC00" }""")),
         ("NUL in a time zone", $"/v1/customers/{LedgerApp.NewId("c")}", $$"""{ "name": "A", "planId": "{{planId}}", "currency": "INR", "billingTimeZone": "UTC\u0000" }"""),
         // A member name repeated in one object: never "last value wins".
         ("amount twice in a top-up", $"/v1/wallets/{customer}/top-ups", """{ "id": "tu-3", "amount": "1.00", "amount": "1000.00" }"""),
@@ -143,6 +145,9 @@ public class HostileInputTests(LedgerApp app)
         var (status, problem, _) = await _client.PostUsageAsync(
             $$"""[ { "specversion": "1.0", "id": "evt-1", "source": "t", "type": "otp.sms", "subject": "{{customer}}", "time": "{{Now}}", "data": { "country": "IN\u0000" } } ]""",
             UsageApi.CloudEventsBatch);
+        var (surrogate, _, _) = await _client.PostUsageAsync(
+            $$"""[ { "specversion": "1.0", "id": "evt-3", "source": "t", "type": "otp.sms", "subject": "{{customer}}", "time": "{{Now}}", "data": { "country": "\uD800" } } ]""",
+            UsageApi.CloudEventsBatch);
         var (repeated, _, _) = await _client.PostUsageAsync(
             $$"""[ { "specversion": "1.0", "id": "evt-2", "source": "t", "type": "otp.sms", "subject": "{{customer}}", "time": "{{Now}}", "data": { "quantity": "1", "quantity": "900" } } ]""",
             UsageApi.CloudEventsBatch);
@@ -150,6 +155,7 @@ public class HostileInputTests(LedgerApp app)
         status.ShouldBe(HttpStatusCode.BadRequest);
         problem!["errors"]!["events[0].dimensions.country"].ShouldNotBeNull();
         repeated.ShouldBe(HttpStatusCode.BadRequest);
+        surrogate.ShouldBe(HttpStatusCode.BadRequest);
         (await app.UsageEventCountAsync(customer)).ShouldBe(0);
     }
 

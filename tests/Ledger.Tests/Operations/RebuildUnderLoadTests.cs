@@ -44,6 +44,9 @@ public class RebuildUnderLoadTests(LedgerApp app)
                 .Select(i => UsageApi.Event($"seed-{batch}-{i}", seeded, "otp.sms", "1", "2026-11-02T10:00:00Z"))));
         }
 
+        var planIds = new Dictionary<string, string>();
+        foreach (var c in customers) planIds[c] = (await admin.GetJson($"/v1/customers/{c}")).Body.Str("planId");
+
         var baseline = new Dictionary<string, decimal>();
         foreach (var c in customers) baseline[c] = decimal.Parse((await admin.WalletAsync(c)).Str("balance"), System.Globalization.CultureInfo.InvariantCulture);
 
@@ -94,6 +97,19 @@ public class RebuildUnderLoadTests(LedgerApp app)
             }),
             Loop(async i =>
             {
+                // Terms and plans change while their documents are rebuilt: the rebuilt document must
+                // not be overwritten by a writer that read the one the rebuild replaced.
+                var c = customers[i % customers.Count];
+                var (status, _) = await admin.PutJson($"/v1/customers/{c}", $$"""
+                    { "name": "Acme {{i}}", "planId": "{{planIds[c]}}", "currency": "INR", "creditLimit": "20.00",
+                      "lowBalanceThreshold": "100.00", "billingTimeZone": "Asia/Kolkata" }
+                    """);
+                statuses.Add(("terms", status));
+                var (published, _) = await admin.PutJson($"/v1/plans/{planIds[c]}", Api.StarterPlan.Replace("\"0.18\"", i % 2 == 0 ? "\"0.12\"" : "\"0.18\""));
+                statuses.Add(("plan", published));
+            }),
+            Loop(async i =>
+            {
                 // September closes for each customer, and is closed again: the same invoice, never a second one.
                 var c = customers[i % customers.Count];
                 var (status, _) = await admin.PostJson($"/v1/billing/periods/2026-09/close?customerId={c}", "{}");
@@ -116,6 +132,7 @@ public class RebuildUnderLoadTests(LedgerApp app)
             .ShouldBeEmpty();
         statuses.Count(s => s.What == "usage").ShouldBeGreaterThan(5);
         statuses.Count(s => s.What == "top-up").ShouldBeGreaterThan(5);
+        statuses.Count(s => s.What == "plan").ShouldBeGreaterThan(2);
 
         // Every balance is what the acknowledged commands imply.
         foreach (var c in customers)

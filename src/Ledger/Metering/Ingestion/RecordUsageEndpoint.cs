@@ -9,8 +9,12 @@ namespace Ledger.Metering.Ingestion;
 
 public sealed record UsageBatchResponse(int Accepted, int Duplicates);
 
-/// <summary>Record a batch of usage, as a client sent it (HTTP body or, later, a Kafka record).</summary>
-public sealed record RecordUsage(IReadOnlyList<UsageEventInput?> Events, string Source, EventActor Actor) : ILedgerCommand;
+/// <summary>
+/// Record a batch of usage, as a client sent it (an HTTP body, or the records of a Kafka poll).
+/// <see cref="WriteAlone"/>: record it in a transaction of its own rather than the shared group
+/// commit (a Kafka consumer's batch, whose customers no other consumer writes).
+/// </summary>
+public sealed record RecordUsage(IReadOnlyList<UsageEventInput?> Events, string Source, EventActor Actor, bool WriteAlone = false) : ILedgerCommand;
 
 /// <summary>What became of a usage batch.</summary>
 public abstract record UsageResult
@@ -44,7 +48,9 @@ public static class RecordUsageHandler
         var usage = UsageValidation.Resolve(events, customers, plans, errors);
         if (errors.Any) return new UsageResult.Invalid(errors.ToDictionary());
 
-        var outcome = await writer.RecordAsync(usage, command.Actor, command.Source, cancellation);
+        var outcome = command.WriteAlone
+            ? await writer.RecordNowAsync(usage, command.Actor, command.Source)
+            : await writer.RecordAsync(usage, command.Actor, command.Source, cancellation);
         return new UsageResult.Recorded(outcome.Accepted, outcome.Duplicates);
     }
 }
@@ -79,7 +85,14 @@ public static class RecordUsageEndpoint
         {
             var cloudEvents = JsonBody.Parse<List<CloudEventInput?>>(raw.Bytes!.Value);
             if (cloudEvents.Problem is not null) return cloudEvents.Problem;
-            events = cloudEvents.Value!.Select(c => c?.ToUsage()).ToList();
+            try
+            {
+                events = cloudEvents.Value!.Select(c => c?.ToUsage()).ToList();
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return Problems.Validation("$", "A string in a CloudEvent's data is not text (an unpaired surrogate escape).");
+            }
         }
         else
         {

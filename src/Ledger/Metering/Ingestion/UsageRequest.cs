@@ -29,7 +29,20 @@ public sealed record CloudEventInput(
     /// <c>id</c> → id, <c>subject</c> → customerId, <c>type</c> → meter, <c>time</c> → occurredAt,
     /// <c>data.quantity</c> → quantity (default "1"), every other string in <c>data</c> → dimensions.
     /// </summary>
+    /// <exception cref="JsonException">A string in <c>data</c> is not text (an unpaired surrogate escape).</exception>
     public UsageEventInput ToUsage()
+    {
+        try
+        {
+            return Map();
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new JsonException("A string in data is not text.", e);
+        }
+    }
+
+    private UsageEventInput Map()
     {
         var quantity = new DecimalText("1");
         var dimensions = new Dictionary<string, string>(StringComparer.Ordinal);

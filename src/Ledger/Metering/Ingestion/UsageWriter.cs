@@ -45,9 +45,9 @@ public sealed class UsageWriter : BackgroundService
 
     public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration)
     {
-        // One writer by default (measured: a second one waits on the first's wallet rows). Should more
-        // run, every lock is taken in one global order — claimed ids, wallets, running totals — so
-        // concurrent writers cannot deadlock.
+        // One writer by default (measured: a second one waits on the first's account rows). Should more
+        // run, every lock is taken in one global order — claimed ids, account rows, running totals — so
+        // concurrent writers cannot deadlock. (Kafka consumers write alone: RecordNowAsync.)
         _writers = int.TryParse(configuration["Ledger:Ingestion:Writers"], out var writers) && writers > 0 ? writers : 1;
         _store = store;
         _dataSource = dataSource;
@@ -62,6 +62,20 @@ public sealed class UsageWriter : BackgroundService
         if (usage.Count == 0) return new UsageOutcome(0, 0);
         var batch = new PendingBatch(usage, actor, source);
         await _queue.Writer.WriteAsync(batch, cancellation);
+        return await batch.Completion.Task;
+    }
+
+    /// <summary>
+    /// Records a batch in the caller's flow, in a transaction of its own, without the queue: for a
+    /// caller that already holds a large batch and owns its customers — a Kafka consumer owns the
+    /// partitions its customers are keyed to — so writers of different callers never wait on
+    /// each other's rows.
+    /// </summary>
+    public async Task<UsageOutcome> RecordNowAsync(IReadOnlyList<UsageToRecord> usage, EventActor actor, string source)
+    {
+        if (usage.Count == 0) return new UsageOutcome(0, 0);
+        var batch = new PendingBatch(usage, actor, source);
+        await FlushWithFallbackAsync([batch], CancellationToken.None);
         return await batch.Completion.Task;
     }
 

@@ -1,0 +1,45 @@
+using Confluent.Kafka;
+
+// A Kafka-protocol broker for development and tests: librdkafka's mock cluster, hosted by an
+// AdminClient that lives as long as this process. It writes the bootstrap address to the file
+// given as the first argument (default ./kafka-bootstrap), pre-creates the ledger's topics (the
+// mock cluster creates a topic, with 4 partitions, when a client asks for its metadata) and runs
+// until SIGTERM or Ctrl-C. No transactions, no topic admin API: see docs/kafka.md.
+var file = args.Length > 0 ? args[0] : "kafka-bootstrap";
+var brokers = int.TryParse(Environment.GetEnvironmentVariable("KAFKA_MOCK_BROKERS"), out var n) ? n : 1;
+string[] topics = ["ledger.usage.v1", "ledger.usage.v1.dlq", "ledger.events.v1", .. args.Skip(1)];
+
+var config = new AdminClientConfig { BootstrapServers = "mock:9092" };
+config.Set("test.mock.num.brokers", brokers.ToString(System.Globalization.CultureInfo.InvariantCulture));
+using var admin = new AdminClientBuilder(config).Build();
+
+var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+var bootstrap = string.Join(",", metadata.Brokers.Select(b => $"{b.Host}:{b.Port}"));
+
+// A metadata request for a topic creates it on the mock cluster (4 partitions).
+using var probe = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build();
+foreach (var topic in topics)
+{
+    var partitions = 0;
+    for (var attempt = 0; attempt < 50 && partitions == 0; attempt++)
+    {
+        partitions = probe.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics.Single().Partitions.Count;
+        if (partitions == 0) Thread.Sleep(100);
+    }
+
+    Console.WriteLine($"topic {topic}: {partitions} partitions");
+}
+
+File.WriteAllText(file + ".tmp", bootstrap);
+File.Move(file + ".tmp", file, overwrite: true);
+Console.WriteLine($"Kafka mock cluster ({brokers} broker(s)) at {bootstrap}; address written to {file}");
+
+var stop = new TaskCompletionSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
+using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c =>
+{
+    c.Cancel = true;
+    stop.TrySetResult();
+});
+await stop.Task;
