@@ -34,7 +34,7 @@ dotnet tools/Ledger.KafkaBroker/bin/Release/net10.0/Ledger.KafkaBroker.dll "$wor
 broker_pid=$!
 for _ in $(seq 1 100); do [ -s "$work/kafka-bootstrap" ] && break; sleep 0.1; done
 [ -s "$work/kafka-bootstrap" ] || { echo "The Kafka mock broker did not start:"; cat "$work/kafka.log"; exit 1; }
-export LEDGER_TEST_KAFKA="$(cat "$work/kafka-bootstrap")"
+export LEDGER_TEST_KAFKA="$(cat "$work/kafka-bootstrap")" LEDGER_TEST_KAFKA_PID="$broker_pid"
 
 passed=0; failed=0; skipped=0
 results="$work/results"

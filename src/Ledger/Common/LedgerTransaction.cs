@@ -1,4 +1,3 @@
-using Ledger.Hosting;
 using Marten;
 using Npgsql;
 
@@ -6,58 +5,43 @@ namespace Ledger.Common;
 
 /// <summary>
 /// One PostgreSQL transaction shared by plain SQL (locks, dedup, counters) and a Marten session
-/// (events, documents, inline projections), committed once.
+/// (events, documents, inline projections): the session's own transaction, so that committing is
+/// the session's <c>SaveChangesAsync</c> and whatever listens for the commit (Wolverine's outbox,
+/// which sends the messages of the transaction only once it committed) hears of the real commit.
 /// </summary>
 public sealed class LedgerTransaction : IAsyncDisposable
 {
-    private LedgerTransaction(NpgsqlConnection connection, NpgsqlTransaction transaction, IDocumentSession session)
-    {
-        Connection = connection;
-        Transaction = transaction;
-        Session = session;
-    }
-
-    public NpgsqlConnection Connection { get; }
-
-    public NpgsqlTransaction Transaction { get; }
+    private LedgerTransaction(IDocumentSession session) => Session = session;
 
     public IDocumentSession Session { get; }
 
-    public static async Task<LedgerTransaction> BeginAsync(IDocumentStore store, NpgsqlDataSource dataSource, CancellationToken cancellation)
+    public NpgsqlConnection Connection => Session.Connection!;
+
+    public static async Task<LedgerTransaction> BeginAsync(IDocumentStore store, CancellationToken cancellation)
     {
-        var connection = await dataSource.OpenConnectionAsync(cancellation);
+        var session = store.LightweightSession();
         try
         {
-            var transaction = await connection.BeginTransactionAsync(cancellation);
-            var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
-            return new LedgerTransaction(connection, transaction, session);
+            await session.BeginTransactionAsync(cancellation);
+            return new LedgerTransaction(session);
         }
         catch
         {
-            await connection.DisposeAsync();
+            await session.DisposeAsync();
             throw;
         }
     }
 
+    /// <summary>A command in the transaction (Npgsql runs every command of a connection in its open transaction).</summary>
     public NpgsqlCommand Command(string sql)
     {
         var command = Connection.CreateCommand();
         command.CommandText = sql;
-        command.Transaction = Transaction;
         return command;
     }
 
     /// <summary>Saves the session's pending changes and commits everything.</summary>
-    public async Task CommitAsync(CancellationToken cancellation)
-    {
-        await Session.SaveChangesAsync(cancellation);
-        await Transaction.CommitAsync(cancellation);
-    }
+    public Task CommitAsync(CancellationToken cancellation) => Session.SaveChangesAsync(cancellation);
 
-    public async ValueTask DisposeAsync()
-    {
-        await Session.DisposeAsync();
-        await Transaction.DisposeAsync();
-        await Connection.DisposeAsync();
-    }
+    public ValueTask DisposeAsync() => Session.DisposeAsync();
 }

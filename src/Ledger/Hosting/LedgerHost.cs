@@ -86,6 +86,7 @@ public static class LedgerHost
             options.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Auto;
             options.Durability.Mode = Enum.Parse<DurabilityMode>(configuration["Ledger:Durability"] ?? nameof(DurabilityMode.Balanced), ignoreCase: true);
             LedgerCommands.Configure(options);
+            Integration.KafkaTransport.Configure(options, KafkaSettings.From(configuration));
         });
         builder.Services.AddWolverineHttp();
 

@@ -97,8 +97,8 @@ public static class CloseCustomerPeriodHandler
 {
     private static readonly Counter<long> Issued = Observability.Meter.CreateCounter<long>("ledger.invoices.issued", "{invoice}", "Invoices issued.");
 
-    public static async Task<string> Handle(CloseCustomerPeriod command, IDocumentSession session, TimeProvider clock, IConfiguration configuration,
-        CancellationToken cancellation)
+    public static async Task<string> Handle(CloseCustomerPeriod command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
+        IConfiguration configuration, CancellationToken cancellation)
     {
         await session.BeginTransactionAsync(cancellation);
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -120,6 +120,11 @@ public static class CloseCustomerPeriodHandler
         var after = account.Apply(issued).Apply(settled);
         session.Events.Append(StreamKeys.Customer(command.CustomerId), after.StreamVersion, issued, settled);
         AccountTable.Save(session, schema, after);
+        foreach (var integration in Integration.IntegrationEvents.ForInvoice(account, after, issued, settled))
+        {
+            await messaging.PublishAsync(integration, Integration.IntegrationEvents.Keyed(integration));
+        }
+
         Issued.Add(1);
         return invoiceId;
     }

@@ -94,14 +94,18 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
         try
         {
-            await using var tx = await LedgerTransaction.BeginAsync(store, dataSource, cancellation);
+            // The transaction is the rebuild's own, not the session's: the session saves each page
+            // into it (SessionOptions.ForTransaction), and only the final commit publishes the rows.
+            await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+            await using var transaction = await connection.BeginTransactionAsync(cancellation);
+            await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
             var tables = string.Join(", ", model.Tables(Schema));
-            await using (var lockAndClear = tx.Command($"lock table {tables} in exclusive mode; delete from {string.Join("; delete from ", model.Tables(Schema))}"))
+            await using (var lockAndClear = connection.CreateCommand())
             {
+                lockAndClear.CommandText = $"lock table {tables} in exclusive mode; delete from {string.Join("; delete from ", model.Tables(Schema))}";
                 await lockAndClear.ExecuteNonQueryAsync(cancellation);
             }
 
-            var session = tx.Session;
             var total = await session.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
             var state = new Dictionary<string, object>(StringComparer.Ordinal);
             long processed = 0, position = 0;
@@ -123,7 +127,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 progress?.Invoke(status);
             }
 
-            await tx.Transaction.CommitAsync(cancellation);
+            await transaction.CommitAsync(cancellation);
             var done = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(done);
             logger.LogInformation("Rebuilt {Projection} from {Events} events in {Seconds:0.0} s", model.Name, processed,

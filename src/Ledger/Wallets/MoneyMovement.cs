@@ -1,7 +1,9 @@
 using Ledger.Accounts;
 using Ledger.Common;
 using Ledger.Hosting;
+using Ledger.Integration;
 using Marten;
+using Wolverine;
 
 namespace Ledger.Wallets;
 
@@ -48,7 +50,8 @@ public abstract record MoneyOutcome
 /// </summary>
 public static class MoneyCommandHandler
 {
-    public static async Task<MoneyOutcome> Handle(MoneyCommand command, IDocumentSession session, TimeProvider clock, CancellationToken cancellation)
+    public static async Task<MoneyOutcome> Handle(MoneyCommand command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
+        CancellationToken cancellation)
     {
         await session.BeginTransactionAsync(cancellation);
         var schema = session.DocumentStore.Options.DatabaseSchemaName;
@@ -77,6 +80,12 @@ public static class MoneyCommandHandler
                 var created = new MoneyCommandReceipt(receiptKey, command.Kind, command.Fingerprint, after.Balance.Amount,
                     after.Currency, after.WalletVersion, now);
                 session.Insert(created);
+                // Held in the outbox with this transaction; sent to ledger.events.v1 once it commits.
+                foreach (var integration in IntegrationEvents.ForMoneyCommand(account, after, accepted.Event))
+                {
+                    await messaging.PublishAsync(integration, IntegrationEvents.Keyed(integration));
+                }
+
                 return new MoneyOutcome.Applied(created.Response(command.Id));
             default:
                 throw new InvalidOperationException("Unknown wallet decision.");

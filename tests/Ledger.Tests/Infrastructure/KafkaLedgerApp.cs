@@ -69,8 +69,11 @@ public sealed class KafkaLedgerApp : IAsyncLifetime
         foreach (var (key, value) in records) await producer.ProduceAsync(topic, new Message<string, string> { Key = key, Value = value });
     }
 
-    /// <summary>Reads a topic from the start until <paramref name="count"/> records arrived or 20 s passed.</summary>
-    public List<ConsumeResult<string, string>> ReadTopic(string topic, int count)
+    /// <summary>
+    /// Reads a topic from the start until <paramref name="count"/> records with the given key
+    /// arrived (or 20 s passed), then one more second, so that an extra record would be seen too.
+    /// </summary>
+    public List<ConsumeResult<string, string>> ReadTopic(string topic, int count, string? key = null)
     {
         using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
         {
@@ -80,9 +83,15 @@ public sealed class KafkaLedgerApp : IAsyncLifetime
         consumer.Subscribe(topic);
         var records = new List<ConsumeResult<string, string>>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (records.Count < count && DateTime.UtcNow < deadline)
+        DateTime? settled = null;
+        while (DateTime.UtcNow < (settled ?? deadline))
         {
-            if (consumer.Consume(TimeSpan.FromMilliseconds(200)) is { IsPartitionEOF: false } record) records.Add(record);
+            if (consumer.Consume(TimeSpan.FromMilliseconds(100)) is { IsPartitionEOF: false } record && (key is null || record.Message.Key == key))
+            {
+                records.Add(record);
+            }
+
+            if (records.Count >= count && settled is null) settled = DateTime.UtcNow.AddSeconds(1);
         }
 
         consumer.Close();

@@ -85,7 +85,7 @@ public class KafkaIngestionTests(KafkaLedgerApp app)
             [(customer, UsageApi.Event("ok-1", customer, "otp.sms", "1", Now)), .. poison, (customer, UsageApi.Event("ok-2", customer, "otp.sms", "1", Now))]);
 
         await UntilAsync(async () => await UsageCountAsync(customer) == 2);
-        var dead = app.ReadTopic(app.DeadLetterTopic, 4).Where(r => r.Message.Key == customer).ToList();
+        var dead = app.ReadTopic(app.DeadLetterTopic, 4, key: customer);
 
         (await UsageCountAsync(customer)).ShouldBe(2);
         dead.Select(r => r.Message.Value).Order().ShouldBe(poison.Select(p => p.Item2).Order());

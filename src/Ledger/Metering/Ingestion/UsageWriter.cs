@@ -42,9 +42,12 @@ public sealed class UsageWriter : BackgroundService
     private readonly TimeProvider _clock;
     private readonly ILogger<UsageWriter> _logger;
     private readonly string _schema;
+    private readonly IServiceProvider _services;
 
-    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration)
+    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration,
+        IServiceProvider services)
     {
+        _services = services;
         // One writer by default (measured: a second one waits on the first's account rows). Should more
         // run, every lock is taken in one global order — claimed ids, account rows, running totals — so
         // concurrent writers cannot deadlock. (Kafka consumers write alone: RecordNowAsync.)
@@ -154,7 +157,7 @@ public sealed class UsageWriter : BackgroundService
             }
         }
 
-        await using var tx = await LedgerTransaction.BeginAsync(_store, _dataSource, cancellation);
+        await using var tx = await LedgerTransaction.BeginAsync(_store, cancellation);
 
         var fresh = await ClaimIdsAsync(tx, candidates.Select(c => c.Usage).ToList(), cancellation);
         var accepted = candidates.Where(c => fresh.Contains((c.Usage.CustomerId, c.Usage.EventId))).ToList();
@@ -178,10 +181,27 @@ public sealed class UsageWriter : BackgroundService
             session.Events.Append(UsageStreams.NewKey(), batchEvents.Select(r => (object)actor.Stamp(session.Events.BuildEvent(r.Event))).ToArray());
         }
 
-        AccountTable.ChargeUsage(session, _schema, usage.Select((u, i) => (u.CustomerId, Charge: charges[i]))
+        var charged = usage.Select((u, i) => (u.CustomerId, Charge: charges[i]))
             .GroupBy(c => c.CustomerId, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Sum(c => c.Charge), (long)g.Count()))
-            .ToList());
+            .ToList();
+        AccountTable.ChargeUsage(session, _schema, charged);
+
+        // A wallet that usage takes below its threshold or below zero is announced once per crossing,
+        // through the outbox in this transaction (sent once it commits).
+        var crossings = charged.SelectMany(c =>
+        {
+            var before = accounts[c.Item1];
+            var after = before with { Balance = before.Balance - new Money(c.Item2, before.Currency), WalletVersion = before.WalletVersion + c.Item3 };
+            return Integration.IntegrationEvents.Crossings(before, after, now);
+        }).ToList();
+        using var scope = crossings.Count > 0 ? _services.CreateScope() : null;
+        if (scope is not null)
+        {
+            var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
+            outbox.Enroll(session);
+            foreach (var crossing in crossings) await outbox.PublishAsync(crossing, Integration.IntegrationEvents.Keyed(crossing));
+        }
 
         await tx.CommitAsync(cancellation);
 

@@ -33,7 +33,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Ledger.Invoicing.CloseCustomerPeriodHandler");
             
             // The actual message execution
-            var outgoing1 = await Ledger.Invoicing.CloseCustomerPeriodHandler.Handle(closeCustomerPeriod, documentSession, _timeProvider, _configuration, cancellation).ConfigureAwait(false);
+            var outgoing1 = await Ledger.Invoicing.CloseCustomerPeriodHandler.Handle(closeCustomerPeriod, documentSession, context, _timeProvider, _configuration, cancellation).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message

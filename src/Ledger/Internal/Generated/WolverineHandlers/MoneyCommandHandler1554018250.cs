@@ -30,7 +30,7 @@ namespace Internal.Generated.WolverineHandlers
             Wolverine.Runtime.WolverineTracing.MessageActivity(context.Envelope)?.SetTag("handler.type", "Ledger.Wallets.MoneyCommandHandler");
             
             // The actual message execution
-            var outgoing1 = await Ledger.Wallets.MoneyCommandHandler.Handle(moneyCommand, documentSession, _timeProvider, cancellation).ConfigureAwait(false);
+            var outgoing1 = await Ledger.Wallets.MoneyCommandHandler.Handle(moneyCommand, documentSession, context, _timeProvider, cancellation).ConfigureAwait(false);
 
             
             // Outgoing, cascaded message
