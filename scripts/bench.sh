@@ -12,6 +12,7 @@ chmod 755 "$work"
 cleanup() {
   trap - EXIT INT TERM
   [ -n "${service_pid:-}" ] && kill "$service_pid" 2>/dev/null && wait "$service_pid" 2>/dev/null
+  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
   stop_postgres "$work/pg"
   cp "$work/pg/pg.log" /tmp/ledger-bench-pg.log 2>/dev/null || true
   cp "$work/service.log" /tmp/ledger-bench-service.log 2>/dev/null || true
@@ -28,6 +29,17 @@ if [ "${BENCH_PGSS:-}" = 1 ]; then as_pg_user "$(find_pg_bin)/psql" -h "$work/pg
 
 dotnet publish src/Ledger/Ledger.csproj -c Release -o "$work/service" -v quiet -nologo -clp:ErrorsOnly
 dotnet build benchmarks/Ledger.Benchmarks/Ledger.Benchmarks.csproj -c Release -v quiet -nologo -clp:ErrorsOnly
+
+if [ "${BENCH_MODE:-ingest}" = kafka ]; then
+  # Kafka mode: the development broker (librdkafka's mock cluster), the service consuming from it
+  # with BENCH_CONSUMERS consumers (default 1), and BENCH_EVENTS records (default 500,000).
+  dotnet build tools/Ledger.KafkaBroker -c Release -v quiet -nologo -clp:ErrorsOnly
+  dotnet tools/Ledger.KafkaBroker/bin/Release/net10.0/Ledger.KafkaBroker.dll "$work/kafka-bootstrap" >"$work/kafka.log" 2>&1 &
+  broker_pid=$!
+  for _ in $(seq 1 100); do [ -s "$work/kafka-bootstrap" ] && break; sleep 0.1; done
+  export BENCH_KAFKA="$(cat "$work/kafka-bootstrap")" Ledger__Kafka__BootstrapServers="$(cat "$work/kafka-bootstrap")"
+  export Ledger__Kafka__Consumers="${BENCH_CONSUMERS:-1}"
+fi
 
 service_port=$(free_port)
 export LEDGER_CONNECTION="$database" Ledger__Auth__SigningKey="bench-signing-key-0123456789abcdef-0123456789"

@@ -3,7 +3,16 @@
 # Database: LEDGER_CONNECTION when set; otherwise a local PostgreSQL started from this machine's
 # binaries (installed from Debian when missing and running as root), data kept in .data/;
 # otherwise `docker compose` where a Docker engine runs. Ctrl-C stops everything it started.
+# --kafka: Kafka bridging on, against Ledger__Kafka__BootstrapServers when set, otherwise a
+# development broker (librdkafka's mock cluster, tools/Ledger.KafkaBroker) started here.
 set -euo pipefail
+kafka=""
+for arg in "$@"; do
+  case "$arg" in
+    --kafka) kafka=1 ;;
+    *) echo "Unknown option: $arg (supported: --kafka)" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/lib/postgres.sh
@@ -27,6 +36,7 @@ compose_started=""
 cleanup() {
   trap - EXIT INT TERM
   if [ -n "${app_pid:-}" ]; then kill "$app_pid" 2>/dev/null || true; wait "$app_pid" 2>/dev/null || true; fi
+  if [ -n "${broker_pid:-}" ]; then kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; fi
   if [ -n "$pg_dir" ]; then echo "Stopping PostgreSQL..."; stop_postgres "$pg_dir"; fi
   if [ -n "$compose_started" ]; then docker compose stop postgres >/dev/null 2>&1 || true; fi
 }
@@ -67,6 +77,23 @@ fi
 
 echo "Building..."
 dotnet build src/Ledger/Ledger.csproj -c Release -v quiet -nologo -clp:ErrorsOnly
+
+kafka_line=""
+if [ -n "$kafka" ]; then
+  if [ -n "${Ledger__Kafka__BootstrapServers:-}" ]; then
+    echo "Kafka: using $Ledger__Kafka__BootstrapServers."
+  else
+    echo "Starting a development Kafka broker (librdkafka's mock cluster; in memory, gone when this stops)..."
+    dotnet build tools/Ledger.KafkaBroker -c Release -v quiet -nologo -clp:ErrorsOnly
+    rm -f "$data/kafka-bootstrap"
+    dotnet tools/Ledger.KafkaBroker/bin/Release/net10.0/Ledger.KafkaBroker.dll "$data/kafka-bootstrap" >"$data/kafka.log" 2>&1 &
+    broker_pid=$!
+    for _ in $(seq 1 100); do [ -s "$data/kafka-bootstrap" ] && break; sleep 0.1; done
+    [ -s "$data/kafka-bootstrap" ] || { echo "The development Kafka broker did not start:" >&2; cat "$data/kafka.log" >&2; exit 1; }
+    export Ledger__Kafka__BootstrapServers="$(cat "$data/kafka-bootstrap")"
+  fi
+  kafka_line="  Kafka:         $Ledger__Kafka__BootstrapServers (usage in: ledger.usage.v1, events out: ledger.events.v1; see docs/kafka.md)"
+fi
 app=src/Ledger/bin/Release/net10.0/Ledger.dll
 # The build output holds appsettings.json (log levels, roles): make it the content root.
 export ASPNETCORE_CONTENTROOT="$root/src/Ledger/bin/Release/net10.0"
@@ -91,6 +118,7 @@ cat <<MSG
   API docs:      $base/docs
   OpenAPI:       $base/openapi/v1.json
   Health:        $base/health/ready     Metrics: $base/metrics
+$kafka_line
 
   Development token (scope admin, 12 hours):
   $token
@@ -98,7 +126,7 @@ cat <<MSG
   Try:  curl -H "Authorization: Bearer \$TOKEN" $base/v1/wallets/acme
   Other scopes: export Ledger__Auth__SigningKey="\$(cat .data/signing-key)"   (the key this run uses)
                 dotnet $app token --scope "wallets:read wallets:write" --sub alice
-  Ctrl-C stops the service and the PostgreSQL it started.
+  Ctrl-C stops the service and what it started (PostgreSQL, the development Kafka broker).
 
 MSG
 wait "$app_pid"

@@ -24,6 +24,11 @@ if (Environment.GetEnvironmentVariable("BENCH_MODE") == "close")
     return await CloseBenchmark.RunAsync(settings, http, Send);
 }
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "kafka")
+{
+    return await KafkaBenchmark.RunAsync(settings, Send);
+}
+
 var run = Guid.NewGuid().ToString("N")[..6];
 var plan = $"bench-{run}";
 await Send(HttpMethod.Put, $"/v1/plans/{plan}", """

@@ -1,6 +1,51 @@
 using Confluent.Kafka;
 
-// A Kafka-protocol broker for development and tests: librdkafka's mock cluster, hosted by an
+// `produce BOOTSTRAP TOPIC KEY` sends each line of standard input as one record; `consume BOOTSTRAP
+// TOPIC` prints a topic from the start (key, headers, value) until Ctrl-C — so a newcomer can try the
+// Kafka path without any other tool.
+if (args is ["produce", var produceTo, var produceTopic, var key])
+{
+    using var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = produceTo }).Build();
+    var count = 0;
+    while (Console.ReadLine() is { } line)
+    {
+        if (line.Length == 0) continue;
+        await producer.ProduceAsync(produceTopic, new Message<string, string> { Key = key, Value = line });
+        count++;
+    }
+
+    Console.WriteLine($"produced {count} record(s) to {produceTopic}");
+    return;
+}
+
+if (args is ["consume", var consumeFrom, var consumeTopic])
+{
+    using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+    {
+        BootstrapServers = consumeFrom, GroupId = "reader-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
+        EnableAutoCommit = false, SessionTimeoutMs = 6000, HeartbeatIntervalMs = 1500,
+    }).Build();
+    consumer.Subscribe(consumeTopic);
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+    try
+    {
+        while (!cancel.IsCancellationRequested)
+        {
+            var record = consumer.Consume(cancel.Token);
+            var headers = string.Join(" ", record.Message.Headers?.Select(h => $"{h.Key}={System.Text.Encoding.UTF8.GetString(h.GetValueBytes())}") ?? []);
+            Console.WriteLine($"{record.Message.Key} {headers} {record.Message.Value}".Replace("  ", " "));
+        }
+    }
+    catch (OperationCanceledException)
+    {
+    }
+
+    consumer.Close();
+    return;
+}
+
+// Otherwise: a Kafka-protocol broker for development and tests: librdkafka's mock cluster, hosted by an
 // AdminClient that lives as long as this process. It writes the bootstrap address to the file
 // given as the first argument (default ./kafka-bootstrap), pre-creates the ledger's topics (the
 // mock cluster creates a topic, with 4 partitions, when a client asks for its metadata) and runs

@@ -30,8 +30,8 @@ public sealed record KafkaSettings(
             kafka["Topics:UsageDeadLetter"] ?? "ledger.usage.v1.dlq",
             kafka["Topics:Events"] ?? "ledger.events.v1",
             int.TryParse(kafka["Consumers"], out var consumers) && consumers > 0 ? consumers : 1,
-            int.TryParse(kafka["BatchSize"], out var batch) && batch > 0 ? batch : 2000,
-            TimeSpan.FromMilliseconds(int.TryParse(kafka["BatchWaitMs"], out var wait) && wait >= 0 ? wait : 20));
+            int.TryParse(kafka["BatchSize"], out var batch) && batch is > 0 and <= Ingestion.UsageValidation.MaxEventsPerBatch ? batch : Ingestion.UsageValidation.MaxEventsPerBatch,
+            TimeSpan.FromMilliseconds(int.TryParse(kafka["BatchWaitMs"], out var wait) && wait >= 0 ? wait : 50));
     }
 
     public ConsumerConfig ConsumerConfig() => new()
