@@ -24,6 +24,11 @@ if (Environment.GetEnvironmentVariable("BENCH_MODE") == "close")
     return await CloseBenchmark.RunAsync(settings, http, Send);
 }
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "inbox")
+{
+    return await InboxCostBenchmark.RunAsync(settings);
+}
+
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "kafka")
 {
     return await KafkaBenchmark.RunAsync(settings, Send);
