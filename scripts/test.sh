@@ -13,7 +13,8 @@ chmod 755 "$work"
 pg_dir="$work/pg"
 cleanup() {
   trap - EXIT INT TERM
-  [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
+  # CONT first: a test may have frozen the broker (SIGSTOP) when the run was interrupted.
+  [ -n "${broker_pid:-}" ] && kill -CONT "$broker_pid" 2>/dev/null; [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
   stop_postgres "$pg_dir"
   rm -rf "$work"
 }

@@ -1,8 +1,5 @@
-using JasperFx;
-using JasperFx.Core;
 using Marten;
 using Wolverine;
-using Wolverine.ErrorHandling;
 
 namespace Ledger.Hosting;
 
@@ -21,12 +18,13 @@ public static class LedgerCommands
         options.Policies.AddMiddleware(typeof(CommandMetadata), chain =>
             typeof(ILedgerCommand).IsAssignableFrom(chain.MessageType) && WritesThroughASession(chain));
 
-        // Writers of one customer serialize on its account row (the role Marten's exclusive stream
-        // fetch would play, which is why no StreamLockedException can arise), so a stale expected
-        // version means something raced past the lock: rare, and safe to run again from the top (a
-        // retry opens a new session and reads the receipt again).
-        options.OnException<ConcurrencyException>()
-            .RetryWithCooldown(50.Milliseconds(), 100.Milliseconds(), 250.Milliseconds());
+        // No retry policy for ConcurrencyException: writers of one customer serialize on its account
+        // row (the role Marten's exclusive stream fetch would play, so no StreamLockedException can
+        // arise either), and a stale expected version would mean something raced past the lock. An
+        // inline retry would also keep the first attempt's outgoing messages (Wolverine's inline
+        // retry does not clear them), publishing integration events of a transaction that rolled
+        // back. So a conflict answers 409 concurrency-conflict, and the client's retry with the
+        // same id is idempotent.
     }
 
     private static bool WritesThroughASession(Wolverine.Runtime.Handlers.HandlerChain chain) =>

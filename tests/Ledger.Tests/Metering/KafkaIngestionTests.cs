@@ -39,7 +39,7 @@ public class KafkaIngestionTests(KafkaLedgerApp app)
         // 100 − (40 × 1 + 10 × 2) × 0.115
         (await _client.WalletAsync(customer)).Str("balance").ShouldBe("93.100000");
         var (status, usage) = await _client.GetJson(
-            $"/v1/customers/{customer}/usage?from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z&granularity=month&meter=otp.whatsapp");
+            $"/v1/customers/{customer}/usage?from={DateTimeOffset.UtcNow.AddYears(-1):yyyy-MM-01T00:00:00Z}&to={DateTimeOffset.UtcNow.AddMonths(2):yyyy-MM-01T00:00:00Z}&granularity=month&meter=otp.whatsapp");
         status.ShouldBe(HttpStatusCode.OK);
         usage!["buckets"]!.AsArray().Sum(b => decimal.Parse(b.Str("quantity"), System.Globalization.CultureInfo.InvariantCulture)).ShouldBe(60m);
     }
@@ -81,13 +81,15 @@ public class KafkaIngestionTests(KafkaLedgerApp app)
             (customer, UsageApi.Event("p-negative", customer, "otp.sms", "-3", Now)),
             (customer, """{ "id": "p-nul", "customerId": "x\u0000", "meter": "otp.sms", "quantity": "1", "occurredAt": "2026-11-01T00:00:00Z" }"""),
         };
+        // A plain usage event with a dimension named like a CloudEvent attribute is still a plain usage event.
+        var lookalike = $$"""{ "id": "ok-3", "customerId": "{{customer}}", "meter": "otp.sms", "quantity": "1", "occurredAt": "{{Now}}", "dimensions": { "specversion": "1.0" } }""";
         await app.ProduceAsync(app.UsageTopic,
-            [(customer, UsageApi.Event("ok-1", customer, "otp.sms", "1", Now)), .. poison, (customer, UsageApi.Event("ok-2", customer, "otp.sms", "1", Now))]);
+            [(customer, UsageApi.Event("ok-1", customer, "otp.sms", "1", Now)), .. poison, (customer, UsageApi.Event("ok-2", customer, "otp.sms", "1", Now)), (customer, lookalike)]);
 
-        await UntilAsync(async () => await UsageCountAsync(customer) == 2);
+        await UntilAsync(async () => await UsageCountAsync(customer) == 3);
         var dead = app.ReadTopic(app.DeadLetterTopic, 4, key: customer);
 
-        (await UsageCountAsync(customer)).ShouldBe(2);
+        (await UsageCountAsync(customer)).ShouldBe(3);
         dead.Select(r => r.Message.Value).Order().ShouldBe(poison.Select(p => p.Item2).Order());
         var reasons = dead.ToDictionary(r => r.Message.Value, r => Encoding.UTF8.GetString(r.Message.Headers.GetLastBytes(UsageTopicListener.ReasonHeader)));
         reasons["this is not json"].ShouldStartWith("Not a valid usage event:");

@@ -1,4 +1,3 @@
-using System.Text;
 using Ledger.Hosting;
 using Ledger.Metering.Ingestion;
 
@@ -12,12 +11,10 @@ namespace Ledger.Metering.Kafka;
 /// </summary>
 public static class UsageRecords
 {
-    private static readonly byte[] SpecVersion = Encoding.UTF8.GetBytes("\"specversion\"");
-
     public static (UsageEventInput? Usage, string? Reason) Read(ReadOnlyMemory<byte> value)
     {
         if (value.IsEmpty) return (null, "The record has no value.");
-        if (value.Span.IndexOf(SpecVersion) >= 0)
+        if (IsCloudEvent(value.Span))
         {
             var cloudEvent = JsonBody.Parse<CloudEventInput>(value);
             if (cloudEvent.Value is not { } c) return (null, "Not a valid CloudEvent: " + Describe(cloudEvent.Problem));
@@ -33,6 +30,33 @@ public static class UsageRecords
 
         var usage = JsonBody.Parse<UsageEventInput>(value);
         return usage.Value is { } u ? (u, null) : (null, "Not a valid usage event: " + Describe(usage.Problem));
+    }
+
+    /// <summary>A structured CloudEvent has a top-level <c>specversion</c> (a dimension of that name does not count).</summary>
+    private static bool IsCloudEvent(ReadOnlySpan<byte> json)
+    {
+        var reader = new System.Text.Json.Utf8JsonReader(json);
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType == System.Text.Json.JsonTokenType.PropertyName && reader.CurrentDepth == 1 && reader.ValueTextEquals("specversion"u8))
+                {
+                    return true;
+                }
+
+                if (reader.TokenType is System.Text.Json.JsonTokenType.StartObject or System.Text.Json.JsonTokenType.StartArray && reader.CurrentDepth >= 1)
+                {
+                    reader.Skip();
+                }
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Malformed: the usage reader reports why.
+        }
+
+        return false;
     }
 
     /// <summary>The field errors of a validation problem, as one line.</summary>

@@ -27,6 +27,9 @@ public sealed partial class UsageTopicListener(KafkaSettings settings, Wolverine
     private static readonly Counter<long> DeadLettered = Observability.Meter.CreateCounter<long>("ledger.usage.dead_lettered", "{event}",
         "Usage records sent to the dead-letter topic.");
 
+    private static readonly Counter<long> Failures = Observability.Meter.CreateCounter<long>("ledger.usage.kafka.consumer_restarts", "{restart}",
+        "Usage consumers closed after a failure and opened again from the committed offsets.");
+
     private static readonly Counter<long> Consumed = Observability.Meter.CreateCounter<long>("ledger.usage.kafka.consumed", "{record}",
         "Usage records consumed from Kafka and committed.");
 
@@ -44,11 +47,53 @@ public sealed partial class UsageTopicListener(KafkaSettings settings, Wolverine
             .Select(i => Task.Factory.StartNew(() => RunConsumerAsync(i, stoppingToken), TaskCreationOptions.LongRunning).Unwrap()));
     }
 
+    /// <summary>
+    /// One consumer, for as long as the service runs. Whatever fails — PostgreSQL away, the broker
+    /// away, a rebalance under a commit — the consumer is closed without committing and opened
+    /// again after a pause: it resumes from the last committed offsets, so the batch in hand is
+    /// delivered again and the dedup claims absorb what of it was already recorded. Nothing is
+    /// skipped, and the rest of the service keeps serving.
+    /// </summary>
     private async Task RunConsumerAsync(int index, CancellationToken stopping)
     {
+        var pause = TimeSpan.FromSeconds(1);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await ConsumeUntilFailureAsync(index, stopping);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Kafka consumer {Index} stopped ({Reason}); resuming from the committed offsets in {Seconds:0} s",
+                    index, DatabaseOutage.IsOutage(e) ? DatabaseOutage.Describe(e) : e.GetType().Name + ": " + e.Message, pause.TotalSeconds);
+                Failures.Add(1);
+                await Task.Delay(pause + TimeSpan.FromMilliseconds(Random.Shared.Next(250)), stopping).ContinueWith(_ => { }, CancellationToken.None);
+                pause = TimeSpan.FromSeconds(Math.Min(30, pause.TotalSeconds * 2));
+                continue;
+            }
+        }
+    }
+
+    private async Task ConsumeUntilFailureAsync(int index, CancellationToken stopping)
+    {
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(settings.ProducerConfig()).Build();
+        var revoked = new HashSet<TopicPartition>();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(settings.ConsumerConfig())
             .SetErrorHandler((_, e) => logger.LogWarning("Kafka consumer {Index}: {Reason}", index, e.Reason))
+            .SetPartitionsRevokedHandler((_, partitions) =>
+            {
+                lock (revoked) foreach (var p in partitions) revoked.Add(p.TopicPartition);
+                lock (_lag) foreach (var p in partitions) _lag.Remove(p.TopicPartition);
+            })
+            .SetPartitionsAssignedHandler((_, partitions) =>
+            {
+                lock (revoked) foreach (var p in partitions) revoked.Remove(p);
+            })
             .Build();
         consumer.Subscribe(settings.UsageTopic);
         logger.LogInformation("Consuming {Topic} as {Group} (consumer {Index} of {Count})", settings.UsageTopic, settings.GroupId, index + 1, settings.Consumers);
@@ -60,17 +105,23 @@ public sealed partial class UsageTopicListener(KafkaSettings settings, Wolverine
                 var batch = Poll(consumer, stopping);
                 if (batch.Count == 0) continue;
                 await RecordAsync(batch, producer, stopping);
-                consumer.Commit(batch.GroupBy(r => r.TopicPartition).Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1)));
+
+                // Only partitions this consumer still owns: a revoked one's records are durable, and its
+                // new owner reads them again from the last commit (the dedup claims absorb them).
+                List<TopicPartitionOffset> offsets;
+                lock (revoked)
+                {
+                    offsets = batch.GroupBy(r => r.TopicPartition).Where(g => !revoked.Contains(g.Key))
+                        .Select(g => new TopicPartitionOffset(g.Key, g.Max(r => r.Offset.Value) + 1)).ToList();
+                }
+
+                if (offsets.Count > 0) consumer.Commit(offsets);
                 Consumed.Add(batch.Count);
                 TrackLag(consumer, batch);
             }
         }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
-        }
         finally
         {
-            // Uncommitted records are delivered again to whichever consumer gets the partition: dedup absorbs them.
             consumer.Close();
         }
     }
@@ -110,38 +161,96 @@ public sealed partial class UsageTopicListener(KafkaSettings settings, Wolverine
         }
 
         var actor = new EventActor("kafka:" + settings.UsageTopic, ActivityTraceId.CreateRandom().ToHexString(), null);
+        await RecordOrSplitAsync(pending, dead, actor, stopping);
+
+        // Every dead letter acknowledged by the broker before the batch's offsets are committed.
+        var failed = new List<string>();
+        foreach (var (record, reason) in dead)
+        {
+            producer.Produce(settings.UsageDeadLetterTopic, new Message<byte[]?, byte[]?>
+            {
+                Key = record.Message.Key, Value = record.Message.Value, Headers = DeadLetterHeaders(record, reason),
+            }, report =>
+            {
+                if (report.Error.IsError) lock (failed) failed.Add(report.Error.Reason);
+            });
+            logger.LogWarning("Usage record {Topic}/{Partition}@{Offset} dead-lettered: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, reason);
+        }
+
+        if (dead.Count > 0)
+        {
+            producer.Flush(stopping);
+            if (failed.Count > 0) throw new KafkaException(new Error(ErrorCode.Local_Fail, "Dead letters not delivered: " + failed[0]));
+            DeadLettered.Add(dead.Count);
+        }
+    }
+
+    /// <summary>
+    /// Records what validation accepts; what it refuses goes to <paramref name="dead"/>. A write
+    /// that fails in the database for a reason other than an outage (something validation could
+    /// not catch) is split in halves and tried again, so the one record that fails is dead-lettered
+    /// with the reason and the rest are recorded — a partition is never blocked by one record.
+    /// </summary>
+    private async Task RecordOrSplitAsync(List<(ConsumeResult<byte[]?, byte[]?> Record, UsageEventInput Usage)> pending,
+        List<(ConsumeResult<byte[]?, byte[]?> Record, string Reason)> dead, EventActor actor, CancellationToken stopping)
+    {
         while (pending.Count > 0)
         {
-            var result = await new Wolverine.Runtime.MessageBus(runtime).InvokeAsync<UsageResult>(new RecordUsage(pending.Select(p => (UsageEventInput?)p.Usage).ToList(), "kafka", actor, WriteAlone: true),
-                stopping, TimeSpan.FromMinutes(2));
-            if (result is UsageResult.Recorded) break;
-            if (result is not UsageResult.Invalid invalid) throw new InvalidOperationException($"Unexpected usage result {result}.");
+            UsageResult result;
+            try
+            {
+                result = await new Wolverine.Runtime.MessageBus(runtime).InvokeAsync<UsageResult>(
+                    new RecordUsage(pending.Select(p => (UsageEventInput?)p.Usage).ToList(), "kafka", actor, WriteAlone: true), stopping, TimeSpan.FromMinutes(2));
+            }
+            catch (Exception e) when (e is not OperationCanceledException && !DatabaseOutage.IsOutage(e))
+            {
+                if (pending.Count == 1)
+                {
+                    dead.Add((pending[0].Record, $"Recording failed: {e.GetType().Name}."));
+                    return;
+                }
 
-            var refused = invalid.Errors
-                .Select(e => (Index: EventIndex(e.Key), Reason: $"{e.Key}: {string.Join(" ", e.Value)}"))
-                .Where(e => e.Index is not null)
-                .GroupBy(e => e.Index!.Value)
-                .ToDictionary(g => g.Key, g => string.Join("; ", g.Select(e => e.Reason)));
-            if (refused.Count == 0) throw new InvalidOperationException("Validation refused the batch without naming an event.");
+                var half = pending.Count / 2;
+                await RecordOrSplitAsync(pending[..half], dead, actor, stopping);
+                await RecordOrSplitAsync(pending[half..], dead, actor, stopping);
+                return;
+            }
+
+            if (result is UsageResult.Recorded) return;
+            var refused = result is UsageResult.Invalid invalid
+                ? invalid.Errors
+                    .Select(e => (Index: EventIndex(e.Key), Reason: $"{e.Key}: {string.Join(" ", e.Value)}"))
+                    .Where(e => e.Index is not null)
+                    .GroupBy(e => e.Index!.Value)
+                    .ToDictionary(g => g.Key, g => string.Join("; ", g.Select(e => e.Reason)))
+                : [];
+            if (refused.Count == 0)
+            {
+                // Refused as a whole without naming a record: each record alone finds the culprit.
+                if (pending.Count == 1)
+                {
+                    dead.Add((pending[0].Record, $"Refused: {result}."));
+                    return;
+                }
+
+                foreach (var one in pending) await RecordOrSplitAsync([one], dead, actor, stopping);
+                return;
+            }
+
             dead.AddRange(refused.Select(r => (pending[r.Key].Record, r.Value)));
             pending = pending.Where((_, i) => !refused.ContainsKey(i)).ToList();
         }
+    }
 
-        foreach (var (record, reason) in dead)
-        {
-            var headers = new Headers
-            {
-                { ReasonHeader, Encoding.UTF8.GetBytes(reason) },
-                { "ledger-dlq-topic", Encoding.UTF8.GetBytes(record.Topic) },
-                { "ledger-dlq-partition", Encoding.UTF8.GetBytes(record.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-                { "ledger-dlq-offset", Encoding.UTF8.GetBytes(record.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)) },
-            };
-            // Awaited: a record's offset is committed only once its dead letter is stored.
-            await producer.ProduceAsync(settings.UsageDeadLetterTopic,
-                new Message<byte[]?, byte[]?> { Key = record.Message.Key, Value = record.Message.Value, Headers = headers }, stopping);
-            DeadLettered.Add(1);
-            logger.LogWarning("Usage record {Topic}/{Partition}@{Offset} dead-lettered: {Reason}", record.Topic, record.Partition.Value, record.Offset.Value, reason);
-        }
+    private static Headers DeadLetterHeaders(ConsumeResult<byte[]?, byte[]?> record, string reason)
+    {
+        var headers = new Headers();
+        foreach (var header in record.Message.Headers ?? []) headers.Add(header.Key, header.GetValueBytes());
+        headers.Add(ReasonHeader, Encoding.UTF8.GetBytes(reason));
+        headers.Add("ledger-dlq-topic", Encoding.UTF8.GetBytes(record.Topic));
+        headers.Add("ledger-dlq-partition", Encoding.UTF8.GetBytes(record.Partition.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        headers.Add("ledger-dlq-offset", Encoding.UTF8.GetBytes(record.Offset.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return headers;
     }
 
     private void TrackLag(IConsumer<byte[]?, byte[]?> consumer, List<ConsumeResult<byte[]?, byte[]?>> batch)
