@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Operations.ProjectionEndpoints), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
+            return new System.Type[] { typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Operations.ProjectionEndpoints), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetStatementEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
         }
     }
 
@@ -32,6 +32,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_invoices_invoiceId_pdf))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_plans_planId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_wallets_customerId))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_wallets_customerId_statement))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_admin_projections_name_rebuild))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_billing_periods_period_close))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_usage))]
@@ -51,6 +52,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Plans.PublishPlanEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.AdjustWalletEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.DebitWalletEndpoint))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.GetStatementEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.GetWalletEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Wallets.TopUpWalletEndpoint))]
         public static void Pin()
