@@ -39,6 +39,16 @@ public static class AccountTable
         return table;
     }
 
+    /// <summary>
+    /// For a handler: begins the session's transaction (if not begun yet), locks one customer's row
+    /// until it ends and reads it; null when there is no such customer.
+    /// </summary>
+    public static async Task<Account?> LockAsync(IDocumentSession session, string customerId, CancellationToken cancellation)
+    {
+        await session.BeginTransactionAsync(cancellation);
+        return await LockAsync(session.Connection!, session.DocumentStore.Options.DatabaseSchemaName, customerId, cancellation);
+    }
+
     /// <summary>Locks one customer's row until the transaction ends and reads it; null when there is no such customer.</summary>
     public static async Task<Account?> LockAsync(NpgsqlConnection connection, string schema, string customerId, CancellationToken cancellation) =>
         (await LockManyAsync(connection, schema, [customerId], cancellation)).GetValueOrDefault(customerId);

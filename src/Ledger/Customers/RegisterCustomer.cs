@@ -132,7 +132,7 @@ public static class RegisterCustomerHandler
         var key = StreamKeys.Customer(command.CustomerId);
         await Advisory.LockAsync(session.Connection!, key, cancellation);
         await Operations.ReadModelLock.WaitForRebuildAsync(session.Connection!, $"{schema}.mt_doc_customer", cancellation);
-        var existing = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation);
+        var existing = await AccountTable.LockAsync(session, command.CustomerId, cancellation);
         var plan = await PlanHistory.LoadAsync(session, command.Terms.PlanId, cancellation);
 
         var decision = CustomerRules.Decide(existing, plan, command.CustomerId, command.Terms, clock.GetUtcNow());

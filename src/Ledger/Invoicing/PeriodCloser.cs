@@ -100,9 +100,7 @@ public static class CloseCustomerPeriodHandler
     public static async Task<string> Handle(CloseCustomerPeriod command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
         IConfiguration configuration, CancellationToken cancellation)
     {
-        await session.BeginTransactionAsync(cancellation);
-        var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        var account = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation)
+        var account = await AccountTable.LockAsync(session, command.CustomerId, cancellation)
                       ?? throw new InvalidOperationException($"No account for customer '{command.CustomerId}'.");
         var invoiceId = Invoice.IdFor(command.Period, command.CustomerId);
         if (account.IsClosed(command.Period)) return invoiceId;
@@ -119,7 +117,7 @@ public static class CloseCustomerPeriodHandler
         var (issued, settled) = PeriodCloseRules.Decide(account, command.Period, usage, plans, taxPlanId, SellerInfo.From(configuration), clock.GetUtcNow());
         var after = account.Apply(issued).Apply(settled);
         session.Events.Append(StreamKeys.Customer(command.CustomerId), after.StreamVersion, issued, settled);
-        AccountTable.Save(session, schema, after);
+        AccountTable.Save(session, session.DocumentStore.Options.DatabaseSchemaName, after);
         foreach (var integration in Integration.IntegrationEvents.ForInvoice(account, after, issued, settled))
         {
             await messaging.PublishAsync(integration, Integration.IntegrationEvents.Keyed(integration));

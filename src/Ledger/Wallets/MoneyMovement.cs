@@ -53,10 +53,9 @@ public static class MoneyCommandHandler
     public static async Task<MoneyOutcome> Handle(MoneyCommand command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
         CancellationToken cancellation)
     {
-        await session.BeginTransactionAsync(cancellation);
-        var schema = session.DocumentStore.Options.DatabaseSchemaName;
-        var account = await AccountTable.LockAsync(session.Connection!, schema, command.CustomerId, cancellation);
+        var account = await AccountTable.LockAsync(session, command.CustomerId, cancellation);
         if (account is null) return new MoneyOutcome.NoWallet();
+        var schema = session.DocumentStore.Options.DatabaseSchemaName;
 
         var receiptKey = MoneyCommandReceipt.KeyFor(command.CustomerId, command.Id);
         var receipt = await session.LoadAsync<MoneyCommandReceipt>(receiptKey, cancellation);
