@@ -48,6 +48,7 @@ public static class ErrorHandling
         415 => "unsupported-media-type",
         431 => "request-headers-too-large",
         422 => "unprocessable",
+        429 => "rate-limited",
         503 => "unavailable",
         _ when status >= 500 => "internal",
         _ => "error",

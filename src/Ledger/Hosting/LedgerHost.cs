@@ -93,6 +93,7 @@ public static class LedgerHost
         builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase);
         builder.Services.AddLedgerAuthentication(configuration);
         builder.Services.AddLedgerProblemDetails();
+        builder.Services.AddLedgerRateLimits(configuration);
         builder.Services.AddLedgerOpenApi();
         builder.Services.AddLedgerObservability(configuration);
         builder.Services.AddHealthChecks()
@@ -110,6 +111,7 @@ public static class LedgerHost
         app.UseTraceparentHeader();
         app.UseRequestLimits();
         app.UseAuthentication();
+        if (RateLimits.Enabled(app.Configuration)) app.UseRateLimiter();
         app.UseAuthorization();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteHealth });
