@@ -37,6 +37,9 @@ public static class ClosePeriodHandler
 {
     public const int Parallelism = 4;
 
+    private static readonly Histogram<double> Duration = Observability.Meter.CreateHistogram<double>("ledger.billing.close.duration", "s",
+        "Time to close a billing period (all its customers, or one).");
+
     public static async Task<CloseOutcome> Handle(ClosePeriod command, IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock,
         IWolverineRuntime runtime, CancellationToken cancellation)
     {
@@ -64,11 +67,13 @@ public static class ClosePeriodHandler
         var notEnded = customers.Where(c => BillingPeriods.Bounds(period, c.BillingTimeZone).End > now).Select(c => c.CustomerId).ToList();
         if (notEnded.Count > 0) return new CloseOutcome.NotEnded(period, notEnded);
 
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var invoices = new string[customers.Count];
         await Parallel.ForEachAsync(Enumerable.Range(0, customers.Count),
             new ParallelOptions { MaxDegreeOfParallelism = Parallelism, CancellationToken = cancellation },
             async (i, token) => invoices[i] = await new MessageBus(runtime)
                 .InvokeAsync<string>(new CloseCustomerPeriod(customers[i].CustomerId, period, command.Actor), token));
+        Duration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
         return new CloseOutcome.Closed(period, invoices);
     }
 

@@ -50,7 +50,31 @@ public abstract record MoneyOutcome
 /// </summary>
 public static class MoneyCommandHandler
 {
+    private static readonly System.Diagnostics.Metrics.Counter<long> Commands = Observability.Meter.CreateCounter<long>("ledger.wallet.commands", "{command}",
+        "Money commands by kind (top_up, debit, adjustment) and outcome (applied, replayed, refused, conflict, no_wallet).");
+
     public static async Task<MoneyOutcome> Handle(MoneyCommand command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
+        CancellationToken cancellation)
+    {
+        var outcome = await DecideAsync(command, session, messaging, clock, cancellation);
+        Commands.Add(1, new KeyValuePair<string, object?>("kind", command.Kind switch
+            {
+                MoneyCommandKind.TopUp => "top_up",
+                MoneyCommandKind.Debit => "debit",
+                _ => "adjustment",
+            }),
+            new KeyValuePair<string, object?>("outcome", outcome switch
+            {
+                MoneyOutcome.Applied => "applied",
+                MoneyOutcome.Replayed => "replayed",
+                MoneyOutcome.Refused => "refused",
+                MoneyOutcome.IdReused => "conflict",
+                _ => "no_wallet",
+            }));
+        return outcome;
+    }
+
+    private static async Task<MoneyOutcome> DecideAsync(MoneyCommand command, IDocumentSession session, IMessageContext messaging, TimeProvider clock,
         CancellationToken cancellation)
     {
         var account = await AccountTable.LockAsync(session, command.CustomerId, cancellation);

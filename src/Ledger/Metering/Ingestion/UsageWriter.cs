@@ -27,7 +27,7 @@ public sealed class UsageWriter : BackgroundService
 
     private static readonly Counter<long> Recorded = Observability.Meter.CreateCounter<long>("ledger.usage.recorded", "{event}", "Usage events recorded.");
     private static readonly Counter<long> Duplicates = Observability.Meter.CreateCounter<long>("ledger.usage.duplicates", "{event}", "Usage events refused as duplicates.");
-    private static readonly Histogram<double> FlushDuration = Observability.Meter.CreateHistogram<double>("ledger.usage.flush.duration", "ms", "Time to record one group of usage batches.");
+    private static readonly Histogram<double> FlushDuration = Observability.Meter.CreateHistogram<double>("ledger.usage.flush.duration", "s", "Time to record one group of usage batches.");
 
     private readonly Channel<PendingBatch> _queue = Channel.CreateBounded<PendingBatch>(new BoundedChannelOptions(1024)
     {
@@ -214,7 +214,7 @@ public sealed class UsageWriter : BackgroundService
             Duplicates.Add(batch.Usage.Count - recorded);
         }
 
-        FlushDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        FlushDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
     /// <summary>Inserts the ids into the dedup table; returns those that were not there yet.</summary>
