@@ -10,11 +10,11 @@ public sealed record ProjectionResponse(string Name, string Lifecycle, int Versi
 
 public sealed record ProjectionList(IReadOnlyList<ProjectionResponse> Items);
 
-public sealed record RebuildResponse(string Id, string Projection, string Status, long Processed, long Total, long Position, string? Error,
-    string StartedAt, string? FinishedAt)
+public sealed record RebuildResponse(string Id, string Projection, string Mode, string Status, long Processed, long Total, long Position, string? Error,
+    string StartedAt, string? FinishedAt, long? DifferenceCount, IReadOnlyList<string> Differences)
 {
-    public static RebuildResponse From(RebuildStatus s) => new(s.Id.ToString(), s.Projection, s.Status, s.Processed, s.Total, s.Position, s.Error,
-        Common.Timestamps.Format(s.StartedAt), s.FinishedAt is { } f ? Common.Timestamps.Format(f) : null);
+    public static RebuildResponse From(RebuildStatus s) => new(s.Id.ToString(), s.Projection, s.Mode, s.Status, s.Processed, s.Total, s.Position, s.Error,
+        Common.Timestamps.Format(s.StartedAt), s.FinishedAt is { } f ? Common.Timestamps.Format(f) : null, s.DifferenceCount, s.Differences);
 
     public static string Location(RebuildStatus s) => $"/v1/admin/projections/{s.Projection}/rebuilds/{s.Id}";
 }
@@ -49,6 +49,9 @@ public static class ProjectionEndpoints
     /// <c>Location</c> to poll. While it runs, reads answer from the previous rows and writers that
     /// update the read model wait for it; no decision is affected. One rebuild per read model at a
     /// time across all nodes: asking again while one runs → 409 with that rebuild's <c>Location</c>.
+    /// With <c>?mode=verify</c>: replays the events beside the live rows in the same way, reports
+    /// every row that differs (<c>differenceCount</c>, the first 50 in <c>differences</c>) and
+    /// replaces nothing.
     /// </summary>
     [WolverinePost("/v1/admin/projections/{name}/rebuild", OperationId = "RebuildProjection")]
     [ProducesResponseType<RebuildResponse>(202)]
@@ -58,11 +61,12 @@ public static class ProjectionEndpoints
     [ProducesProblem(409)]
     [Authorize(Policy = Scopes.Admin)]
     [Tags("Operations")]
-    public static async Task<IResult> Rebuild(string name, HttpContext http, ReadModels readModels, ProjectionRebuilds rebuilds)
+    public static async Task<IResult> Rebuild(string name, string? mode, HttpContext http, ReadModels readModels, ProjectionRebuilds rebuilds)
     {
         if (readModels.Find(name) is not { } model) return Problems.NotFound($"No projection '{name}'. Known: {string.Join(", ", readModels.All.Select(m => m.Name))}.");
+        if (mode is not (null or "rebuild" or "verify")) return Problems.Validation("mode", "Must be rebuild (the default) or verify.");
 
-        var (status, started) = await rebuilds.StartAsync(model, http.RequestAborted);
+        var (status, started) = await rebuilds.StartAsync(model, mode == "verify", http.RequestAborted);
         http.Response.Headers.Location = RebuildResponse.Location(status);
         return started
             ? Results.Json(RebuildResponse.From(status), statusCode: StatusCodes.Status202Accepted)

@@ -10,7 +10,7 @@ using Weasel.Postgresql.Tables;
 namespace Ledger.Operations;
 
 public sealed record RebuildStatus(Guid Id, string Projection, string Status, long Processed, long Total, long Position, string? Error,
-    DateTimeOffset StartedAt, DateTimeOffset? FinishedAt);
+    DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string Mode, long? DifferenceCount, IReadOnlyList<string> Differences);
 
 /// <summary>
 /// Rebuilds of read models on a running ledger. A rebuild runs in one transaction that holds the
@@ -45,6 +45,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         table.AddColumn("started_at", "timestamptz").NotNull();
         table.AddColumn("updated_at", "timestamptz").NotNull();
         table.AddColumn("finished_at", "timestamptz");
+        table.AddColumn<string>("mode").NotNull().DefaultValueByString("rebuild");
+        table.AddColumn<long>("difference_count");
+        table.AddColumn("differences", "text[]");
         table.Indexes.Add(new IndexDefinition("ux_projection_rebuilds_running")
         {
             Columns = ["projection"], IsUnique = true, Predicate = "status = 'running'",
@@ -56,37 +59,43 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// Registers a rebuild and starts it in the background on this node. Returns the running rebuild
     /// instead when one of this read model is already running somewhere (<c>Started</c> false).
     /// </summary>
-    public async Task<(RebuildStatus Status, bool Started)> StartAsync(ReadModel model, CancellationToken cancellation)
+    public async Task<(RebuildStatus Status, bool Started)> StartAsync(ReadModel model, bool verify, CancellationToken cancellation)
     {
-        var (status, started) = await RegisterAsync(model, cancellation);
-        if (started) _ = Task.Run(() => RunAsync(model, status.Id, lifetime.ApplicationStopping), CancellationToken.None);
+        var (status, started) = await RegisterAsync(model, verify, cancellation);
+        if (started) _ = Task.Run(() => RunAsync(model, status.Id, verify, lifetime.ApplicationStopping), CancellationToken.None);
         return (status, started);
     }
 
     /// <summary>Rebuilds in the caller's flow (the command line); <paramref name="progress"/> hears of every page.</summary>
-    public async Task<RebuildStatus> RunNowAsync(ReadModel model, Action<RebuildStatus>? progress, CancellationToken cancellation)
+    public async Task<RebuildStatus> RunNowAsync(ReadModel model, bool verify, Action<RebuildStatus>? progress, CancellationToken cancellation)
     {
-        var (status, started) = await RegisterAsync(model, cancellation);
+        var (status, started) = await RegisterAsync(model, verify, cancellation);
         if (!started) throw new InvalidOperationException($"A rebuild of {model.Name} is already running ({status.Id}).");
-        await RunAsync(model, status.Id, cancellation, progress);
+        await RunAsync(model, status.Id, verify, cancellation, progress);
         return (await GetAsync(status.Id, CancellationToken.None))!;
     }
 
-    private async Task<(RebuildStatus Status, bool Started)> RegisterAsync(ReadModel model, CancellationToken cancellation)
+    private async Task<(RebuildStatus Status, bool Started)> RegisterAsync(ReadModel model, bool verify, CancellationToken cancellation)
     {
         await AbandonStaleAsync(cancellation);
         var id = Guid.CreateVersion7();
         await using var insert = dataSource.CreateCommand(
-            $"insert into {Schema}.{TableName} (id, projection, status, processed, total, position, started_at, updated_at) " +
-            "values ($1, $2, 'running', 0, 0, 0, $3, $3) on conflict (projection) where status = 'running' do nothing");
+            $"insert into {Schema}.{TableName} (id, projection, status, processed, total, position, started_at, updated_at, mode) " +
+            "values ($1, $2, 'running', 0, 0, 0, $3, $3, $4) on conflict (projection) where status = 'running' do nothing");
         insert.Parameters.Add(new NpgsqlParameter { Value = id });
         insert.Parameters.Add(new NpgsqlParameter { Value = model.Name });
         insert.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() });
+        insert.Parameters.Add(new NpgsqlParameter { Value = verify ? "verify" : "rebuild" });
         if (await insert.ExecuteNonQueryAsync(cancellation) == 0) return ((await ListAsync(model.Name, true, cancellation)).First(), false);
         return ((await GetAsync(id, cancellation))!, true);
     }
 
-    private async Task RunAsync(ReadModel model, Guid id, CancellationToken cancellation, Action<RebuildStatus>? progress = null)
+    /// <summary>
+    /// Rebuilds, or with <paramref name="verify"/> builds the rows the events give beside what is
+    /// there (in the same locked transaction), reports every row that differs, and rolls back:
+    /// nothing is replaced.
+    /// </summary>
+    private async Task RunAsync(ReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress = null)
     {
         var started = Stopwatch.GetTimestamp();
         // Progress goes through a connection taken before the lock: writers waiting on the lock hold
@@ -100,10 +109,17 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await using var transaction = await connection.BeginTransactionAsync(cancellation);
             await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
             var tables = string.Join(", ", model.Tables(Schema));
-            await using (var lockAndClear = connection.CreateCommand())
+            await using (var lockTables = connection.CreateCommand())
             {
-                lockAndClear.CommandText = $"lock table {tables} in exclusive mode; delete from {string.Join("; delete from ", model.Tables(Schema))}";
-                await lockAndClear.ExecuteNonQueryAsync(cancellation);
+                lockTables.CommandText = $"lock table {tables} in exclusive mode";
+                await lockTables.ExecuteNonQueryAsync(cancellation);
+            }
+
+            var live = verify ? await RowsAsync(connection, model, cancellation) : null;
+            await using (var clear = connection.CreateCommand())
+            {
+                clear.CommandText = $"delete from {string.Join("; delete from ", model.Tables(Schema))}";
+                await clear.ExecuteNonQueryAsync(cancellation);
             }
 
             var total = await session.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
@@ -127,7 +143,17 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 progress?.Invoke(status);
             }
 
-            await transaction.CommitAsync(cancellation);
+            if (live is not null)
+            {
+                var differences = Differences(live, await RowsAsync(connection, model, cancellation));
+                await transaction.RollbackAsync(cancellation);
+                await RecordDifferencesAsync(reporter, id, differences, cancellation);
+            }
+            else
+            {
+                await transaction.CommitAsync(cancellation);
+            }
+
             var done = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(done);
             logger.LogInformation("Rebuilt {Projection} from {Events} events in {Seconds:0.0} s", model.Name, processed,
@@ -163,7 +189,49 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         return await ReadAsync(command, cancellation);
     }
 
-    private const string Columns = "id, projection, status, processed, total, position, error, started_at, finished_at";
+    private const string Columns = "id, projection, status, processed, total, position, error, started_at, finished_at, mode, difference_count, differences";
+
+    public const int MaxDifferencesReported = 50;
+
+    /// <summary>Every row of the read model as text (a document by its id and data: Marten's own columns change on every store).</summary>
+    private async Task<List<string>> RowsAsync(NpgsqlConnection connection, ReadModel model, CancellationToken cancellation)
+    {
+        var rows = new List<string>();
+        foreach (var table in model.Tables(Schema))
+        {
+            await using var command = connection.CreateCommand();
+            command.CommandText = table.Contains(".mt_doc_", StringComparison.Ordinal)
+                ? $"select id::text || ' ' || data::text from {table}"
+                : $"select t::text from {table} t";
+            await using var reader = await command.ExecuteReaderAsync(cancellation);
+            while (await reader.ReadAsync(cancellation)) rows.Add(reader.GetString(0));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Rows only in the live read model, and rows only in the replay, compared by content.</summary>
+    private static List<string> Differences(List<string> live, List<string> replayed)
+    {
+        static Dictionary<string, int> Counts(IEnumerable<string> rows) => rows.GroupBy(r => r, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
+        var (a, b) = (Counts(live), Counts(replayed));
+        var differences = new List<string>();
+        foreach (var (row, n) in a.OrderBy(r => r.Key, StringComparer.Ordinal)) for (var i = b.GetValueOrDefault(row); i < n; i++) differences.Add("live, not in the replay: " + Clip(row));
+        foreach (var (row, n) in b.OrderBy(r => r.Key, StringComparer.Ordinal)) for (var i = a.GetValueOrDefault(row); i < n; i++) differences.Add("in the replay, not live: " + Clip(row));
+        return differences;
+    }
+
+    private static string Clip(string row) => row.Length > 400 ? row[..400] + "…" : row;
+
+    private async Task RecordDifferencesAsync(NpgsqlConnection connection, Guid id, List<string> differences, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"update {Schema}.{TableName} set difference_count = $2, differences = $3 where id = $1";
+        command.Parameters.Add(new NpgsqlParameter { Value = id });
+        command.Parameters.Add(new NpgsqlParameter { Value = (long)differences.Count });
+        command.Parameters.Add(new NpgsqlParameter { Value = differences.Take(MaxDifferencesReported).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellation);
+    }
 
     private async Task<RebuildStatus> ReportAsync(NpgsqlConnection connection, Guid id, string status, long? processed, long? total, long? position,
         string? error, bool finished, CancellationToken cancellation)
@@ -202,7 +270,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         {
             list.Add(new RebuildStatus(reader.GetGuid(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt64(4),
                 reader.GetInt64(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.GetFieldValue<DateTimeOffset>(7),
-                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8)));
+                reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8), reader.GetString(9),
+                reader.IsDBNull(10) ? null : reader.GetInt64(10), reader.IsDBNull(11) ? [] : reader.GetFieldValue<string[]>(11)));
         }
 
         return list;

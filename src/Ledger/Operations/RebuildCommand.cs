@@ -3,8 +3,9 @@ using Marten;
 namespace Ledger.Operations;
 
 /// <summary>
-/// <c>rebuild &lt;name|all&gt;</c> on the command line: the same rebuild as the admin endpoint, run in
-/// this process, safe on a running ledger; <c>rebuild --list</c> shows the read models and their position.
+/// <c>rebuild &lt;name|all&gt; [--verify]</c> on the command line: the same rebuild (or verification,
+/// which replaces nothing and exits 3 when rows differ) as the admin endpoint, run in this process,
+/// safe on a running ledger; <c>rebuild --list</c> shows the read models and their position.
 /// </summary>
 public static class RebuildCommand
 {
@@ -30,6 +31,7 @@ public static class RebuildCommand
             return 0;
         }
 
+        var verify = args.Contains("--verify");
         var targets = args[0].Equals("all", StringComparison.OrdinalIgnoreCase)
             ? readModels.All
             : readModels.Find(args[0]) is { } one ? [one] : [];
@@ -42,7 +44,7 @@ public static class RebuildCommand
         foreach (var model in targets)
         {
             var started = DateTimeOffset.UtcNow;
-            var result = await rebuilds.RunNowAsync(model, status =>
+            var result = await rebuilds.RunNowAsync(model, verify, status =>
             {
                 var seconds = Math.Max((DateTimeOffset.UtcNow - started).TotalSeconds, 0.001);
                 var rate = status.Processed / seconds;
@@ -52,6 +54,12 @@ public static class RebuildCommand
             Console.WriteLine();
             Console.WriteLine($"{model.Name}: {result.Status}{(result.Error is null ? "" : ": " + result.Error)}");
             if (result.Status != "completed") return 1;
+            if (verify)
+            {
+                Console.WriteLine($"{model.Name}: {result.DifferenceCount ?? 0} row(s) differ from a replay of the events; nothing was replaced");
+                foreach (var difference in result.Differences) Console.WriteLine("  " + difference);
+                if (result.DifferenceCount > 0) return 3;
+            }
         }
 
         return 0;

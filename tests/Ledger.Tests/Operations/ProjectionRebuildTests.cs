@@ -67,10 +67,40 @@ public class ProjectionRebuildTests(LedgerApp app)
         (await app.Client().PostJson("/v1/admin/projections/Nope/rebuild", "{}")).Status.ShouldBe(HttpStatusCode.NotFound);
     }
 
-    /// <summary>Starts a rebuild through the admin API and polls its Location until it ends.</summary>
-    public static async Task<JsonNode> RebuildAsync(HttpClient admin, string name)
+    [Fact]
+    public async Task Verify_reports_a_row_changed_behind_the_ledgers_back_and_replaces_nothing()
     {
-        using var response = await admin.PostAsync($"/v1/admin/projections/{name}/rebuild", null);
+        var admin = app.Client();
+        var customer = await admin.NewCustomerAsync();
+        await admin.TopUpAsync(customer, "10.00");
+        await using (var connection = new NpgsqlConnection(LedgerApp.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var corrupt = connection.CreateCommand();
+            corrupt.CommandText = $"update {app.Schema}.wallets set balance = 999 where customer_id = $1";
+            corrupt.Parameters.Add(new NpgsqlParameter { Value = customer });
+            (await corrupt.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
+        var verified = await RebuildAsync(admin, "Wallets", "verify");
+
+        verified.Str("mode").ShouldBe("verify");
+        verified.Str("status").ShouldBe("completed");
+        verified["differenceCount"]!.GetValue<long>().ShouldBe(2); // the corrupted row, and the row the events give
+        var differences = verified["differences"]!.AsArray().Select(d => d!.GetValue<string>()).ToList();
+        differences.ShouldContain(d => d.StartsWith("live, not in the replay: ", StringComparison.Ordinal) && d.Contains(customer) && d.Contains("999"));
+        differences.ShouldContain(d => d.StartsWith("in the replay, not live: ", StringComparison.Ordinal) && d.Contains(customer) && d.Contains("10.000000"));
+        (await admin.WalletAsync(customer)).Str("balance").ShouldBe("999.000000"); // verify replaced nothing
+
+        (await RebuildAsync(admin, "Wallets")).Str("status").ShouldBe("completed");
+        (await admin.WalletAsync(customer)).Str("balance").ShouldBe("10.000000");
+        (await RebuildAsync(admin, "Wallets", "verify"))["differenceCount"]!.GetValue<long>().ShouldBe(0);
+    }
+
+    /// <summary>Starts a rebuild (or a verification) through the admin API and polls its Location until it ends.</summary>
+    public static async Task<JsonNode> RebuildAsync(HttpClient admin, string name, string mode = "rebuild")
+    {
+        using var response = await admin.PostAsync($"/v1/admin/projections/{name}/rebuild?mode={mode}", null);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
         var location = response.Headers.Location!.ToString();
         location.ShouldStartWith($"/v1/admin/projections/{name}/rebuilds/");

@@ -33,9 +33,10 @@ namespace Internal.Generated.WolverineHandlers
                 return;
             }
 
+            var mode = httpContext.Request.Query["mode"];
             
             // The actual HTTP request handler execution
-            var result = await Ledger.Operations.ProjectionEndpoints.Rebuild(name, httpContext, _readModels, _projectionRebuilds).ConfigureAwait(false);
+            var result = await Ledger.Operations.ProjectionEndpoints.Rebuild(name, mode, httpContext, _readModels, _projectionRebuilds).ConfigureAwait(false);
 
             await result.ExecuteAsync(httpContext).ConfigureAwait(false);
         }
