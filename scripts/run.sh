@@ -62,7 +62,13 @@ elif ensure_postgres_installed; then
       pg_port=$(free_port)   # the usual port is taken by something else: use a free one
     fi
     echo "Starting PostgreSQL on 127.0.0.1:$pg_port (data in ${pg_dir#"$root"/})..."
-    start_postgres "$pg_dir" "$pg_port"
+    # A port found free can be taken before PostgreSQL binds it: then try another free port.
+    for attempt in 1 2 3; do
+      if start_postgres "$pg_dir" "$pg_port" 2>"$data/postgres-start.log"; then break; fi
+      if [ "$attempt" -eq 3 ]; then cat "$data/postgres-start.log" >&2; exit 1; fi
+      pg_port=$(free_port)
+      echo "PostgreSQL could not start on that port; trying 127.0.0.1:$pg_port..."
+    done
   fi
   export LEDGER_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres"
 elif docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1; then

@@ -21,9 +21,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 ensure_postgres_installed
-pg_port=$(free_port)
-echo "Starting PostgreSQL on 127.0.0.1:$pg_port for the tests..."
-start_postgres "$pg_dir" "$pg_port" -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+echo "Starting PostgreSQL for the tests..."
+for attempt in 1 2 3; do
+  pg_port=$(free_port)   # a free port can be taken before PostgreSQL binds it: then another one
+  if start_postgres "$pg_dir" "$pg_port" -c fsync=off -c synchronous_commit=off -c full_page_writes=off; then break; fi
+  [ "$attempt" -lt 3 ] || exit 1
+done
+echo "PostgreSQL on 127.0.0.1:$pg_port"
 export LEDGER_TEST_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres;Maximum Pool Size=50"
 
 echo "Building..."

@@ -56,7 +56,24 @@ string[] topics = ["ledger.usage.v1", "ledger.usage.v1.dlq", "ledger.events.v1",
 
 var config = new AdminClientConfig { BootstrapServers = "mock:9092" };
 config.Set("test.mock.num.brokers", brokers.ToString(System.Globalization.CultureInfo.InvariantCulture));
-using var admin = new AdminClientBuilder(config).Build();
+// The mock cluster's thread stops for good when its poll() is interrupted by a signal (EINTR), and
+// the .NET runtime handles SIGCONT — so a broker frozen with SIGSTOP and resumed with SIGCONT (as the
+// outbox test does) would die. Its threads inherit the signal mask of the thread that creates them:
+// create them with every signal blocked, so signals go to the runtime's own threads instead.
+var everySignal = new byte[128];
+Array.Fill(everySignal, (byte)0xFF);
+var previous = new byte[128];
+Signals.Mask(Signals.Block, everySignal, previous);
+IAdminClient admin;
+try
+{
+    admin = new AdminClientBuilder(config).Build();
+}
+finally
+{
+    Signals.Mask(Signals.SetMask, previous, new byte[128]);
+}
+
 
 var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
 var bootstrap = string.Join(",", metadata.Brokers.Select(b => $"{b.Host}:{b.Port}"));
@@ -88,3 +105,18 @@ using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Creat
     stop.TrySetResult();
 });
 await stop.Task;
+admin.Dispose();
+
+internal static class Signals
+{
+    public const int Block = 0;
+    public const int SetMask = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "pthread_sigmask", SetLastError = true)]
+    private static extern int PthreadSigmask(int how, byte[] set, byte[] oldSet);
+
+    public static void Mask(int how, byte[] set, byte[] previous)
+    {
+        if (PthreadSigmask(how, set, previous) != 0) throw new InvalidOperationException("pthread_sigmask failed");
+    }
+}
