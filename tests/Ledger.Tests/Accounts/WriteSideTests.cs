@@ -111,5 +111,19 @@ public class WriteSideTests(LedgerApp app)
         differences[0].ShouldStartWith($"account {customer}: expected {{balance 9.000000");
         differences[0].ShouldContain("found {balance 1009.000000");
         differences[1].ShouldBe($"period total {customer}/otp.sms/2026-10: expected 5, found 0");
+
+        // Put the rows back, so checks of the whole store in other tests see a consistent write side.
+        foreach (var sql in new[]
+                 {
+                     $"update {app.Schema}.accounts set balance = balance - 1000 where customer_id = $1",
+                     $"update {app.Schema}.usage_period_totals set quantity = 5 where customer_id = $1",
+                 })
+        {
+            await using var repair = dataSource.CreateCommand(sql);
+            repair.Parameters.Add(new NpgsqlParameter { Value = customer });
+            await repair.ExecuteNonQueryAsync();
+        }
+
+        (await WriteSideCheck.DifferencesAsync(app.Store, dataSource, CancellationToken.None, customer)).ShouldBeEmpty();
     }
 }
