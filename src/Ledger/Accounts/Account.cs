@@ -57,9 +57,12 @@ public sealed record Account(
         WalletAdjusted a => Moved(a.Amount),
         InvoiceIssued i => this with { StreamVersion = StreamVersion + 1, ClosedPeriods = [.. ClosedPeriods, i.Invoice.Period] },
         PeriodSettled p => Moved(-p.Amount),
-        UsageRecorded u => this with { Balance = Balance - u.Amount, WalletVersion = WalletVersion + 1 },
+        UsageRecorded u => Charge(u.Amount, 1),
         _ => this,
     };
+
+    /// <summary>Usage charged to the wallet: <paramref name="events"/> usage events costing <paramref name="total"/> together.</summary>
+    public Account Charge(Money total, long events) => this with { Balance = Balance - total, WalletVersion = WalletVersion + events };
 
     private Account Moved(Money amount) =>
         this with { Balance = Balance + amount, WalletVersion = WalletVersion + 1, StreamVersion = StreamVersion + 1 };

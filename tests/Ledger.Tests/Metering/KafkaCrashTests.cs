@@ -29,7 +29,7 @@ public class KafkaCrashTests
             for (var i = 0; i < 50 && admin.GetMetadata(topic, TimeSpan.FromSeconds(5)).Topics.Single().Partitions.Count == 0; i++) await Task.Delay(100);
         }
 
-        var port = FreePort();
+        var port = ServiceProcess.FreePort();
         var environment = new Dictionary<string, string>
         {
             ["LEDGER_CONNECTION"] = LedgerApp.ConnectionString,
@@ -107,17 +107,7 @@ public class KafkaCrashTests
 
     private static async Task<Process> StartAsync(Dictionary<string, string> environment, HttpClient http)
     {
-        var service = Path.Combine(LedgerApp.RepositoryRoot(), "src", "Ledger", "bin", "Release", "net10.0");
-        var start = new ProcessStartInfo("dotnet", [Path.Combine(service, "Ledger.dll")])
-        {
-            WorkingDirectory = service, RedirectStandardOutput = true, RedirectStandardError = true,
-        };
-        foreach (var (key, value) in environment) start.Environment[key] = value;
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = ServiceProcess.Start(environment);
         await UntilAsync(async () =>
         {
             try
@@ -150,12 +140,5 @@ public class KafkaCrashTests
     {
         var deadline = DateTime.UtcNow + limit;
         while (!await condition() && DateTime.UtcNow < deadline) await Task.Delay(100);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

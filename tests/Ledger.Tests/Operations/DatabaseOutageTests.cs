@@ -21,7 +21,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
     public const string Name = "database-outage";
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "ledger-outage-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly int _port = FreePort();
+    private readonly int _port = ServiceProcess.FreePort();
     private IAlbaHost _host = null!;
 
     public async ValueTask InitializeAsync()
@@ -104,12 +104,5 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         var error = await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         process.ExitCode.ShouldBe(0, $"{call}: {error}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -38,13 +38,12 @@ public sealed class UsageWriter : BackgroundService
     private readonly int _writers;
 
     private readonly IDocumentStore _store;
-    private readonly NpgsqlDataSource _dataSource;
     private readonly TimeProvider _clock;
     private readonly ILogger<UsageWriter> _logger;
     private readonly string _schema;
     private readonly IServiceProvider _services;
 
-    public UsageWriter(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration,
+    public UsageWriter(IDocumentStore store, TimeProvider clock, ILogger<UsageWriter> logger, IConfiguration configuration,
         IServiceProvider services)
     {
         _services = services;
@@ -53,7 +52,6 @@ public sealed class UsageWriter : BackgroundService
         // concurrent writers cannot deadlock. (Kafka consumers write alone: RecordNowAsync.)
         _writers = int.TryParse(configuration["Ledger:Ingestion:Writers"], out var writers) && writers > 0 ? writers : 1;
         _store = store;
-        _dataSource = dataSource;
         _clock = clock;
         _logger = logger;
         _schema = store.Options.DatabaseSchemaName;
@@ -192,8 +190,7 @@ public sealed class UsageWriter : BackgroundService
         var crossings = charged.SelectMany(c =>
         {
             var before = accounts[c.Item1];
-            var after = before with { Balance = before.Balance - new Money(c.Item2, before.Currency), WalletVersion = before.WalletVersion + c.Item3 };
-            return Integration.IntegrationEvents.Crossings(before, after, now);
+            return Integration.IntegrationEvents.Crossings(before, before.Charge(new Money(c.Item2, before.Currency), c.Item3), now);
         }).ToList();
         using var scope = crossings.Count > 0 ? _services.CreateScope() : null;
         if (scope is not null)

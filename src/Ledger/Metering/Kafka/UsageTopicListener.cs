@@ -74,7 +74,6 @@ public sealed partial class UsageTopicListener(KafkaSettings settings, Wolverine
                 Failures.Add(1);
                 await Task.Delay(pause + TimeSpan.FromMilliseconds(Random.Shared.Next(250)), stopping).ContinueWith(_ => { }, CancellationToken.None);
                 pause = TimeSpan.FromSeconds(Math.Min(30, pause.TotalSeconds * 2));
-                continue;
             }
         }
     }
