@@ -29,6 +29,11 @@ if (Environment.GetEnvironmentVariable("BENCH_MODE") == "inbox")
     return await InboxCostBenchmark.RunAsync(settings);
 }
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "audit")
+{
+    return await AuditExportBenchmark.RunAsync(settings, http, Send);
+}
+
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "kafka")
 {
     return await KafkaBenchmark.RunAsync(settings, Send);

@@ -18,6 +18,12 @@ if (args is ["rebuild", ..])
     return await Ledger.Operations.RebuildCommand.RunAsync(app.Services, args[1..]);
 }
 
+// `verify [--customer <id>]` checks the hash chains and the read models against the events (see docs/audit.md).
+if (args is ["verify", ..])
+{
+    return await Ledger.Audit.VerifyCommand.RunAsync(app.Services, args[1..]);
+}
+
 app.UseLedger();
 return await app.RunJasperFxCommands(args);
 

@@ -3,6 +3,7 @@ using HealthChecks.NpgSql;
 using JasperFx;
 using JasperFx.Events;
 using Ledger.Accounts;
+using Ledger.Audit;
 using Ledger.Customers;
 using Ledger.Invoicing;
 using Ledger.Metering;
@@ -66,6 +67,7 @@ public static class LedgerHost
                 MeteringModule.Configure(options);
                 InvoicingModule.Configure(options);
                 OperationsModule.Configure(options);
+                AuditModule.Configure(options);
             })
             .UseNpgsqlDataSource()
             .AddAsyncDaemon(DaemonMode(configuration, roles))
@@ -76,6 +78,7 @@ public static class LedgerHost
         builder.Services.AddMetering();
         builder.Services.AddKafkaBridge(Metering.Kafka.KafkaSettings.From(configuration), roles);
         builder.Services.AddOperations();
+        builder.Services.AddAudit();
 
         builder.Host.UseWolverine(options =>
         {

@@ -49,7 +49,7 @@ public static class MeteringModule
         {
             await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
             var schema = store.Options.DatabaseSchemaName;
-            await using var command = dataSource.CreateCommand(WalletHistory.IndexDdl(schema) + "; " + HotUpdates(schema));
+            await using var command = dataSource.CreateCommand(WalletHistory.IndexDdl(schema) + "; " + Audit.AuditTrail.IndexDdl(schema) + "; " + HotUpdates(schema));
             await command.ExecuteNonQueryAsync(cancellationToken);
         }
 

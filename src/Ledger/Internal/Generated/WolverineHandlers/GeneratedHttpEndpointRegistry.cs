@@ -9,7 +9,7 @@ namespace Internal.Generated.WolverineHandlers
     {
         public override System.Type[] EndpointTypes()
         {
-            return new System.Type[] { typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Operations.ProjectionEndpoints), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetStatementEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
+            return new System.Type[] { typeof(Ledger.Audit.GetAuditEventsEndpoint), typeof(Ledger.Audit.VerifyEndpoint), typeof(Ledger.Customers.GetCustomerEndpoint), typeof(Ledger.Customers.RegisterCustomerEndpoint), typeof(Ledger.Invoicing.ClosePeriodEndpoint), typeof(Ledger.Invoicing.InvoiceQueryEndpoints), typeof(Ledger.Metering.Ingestion.RecordUsageEndpoint), typeof(Ledger.Metering.Rollups.GetUsageEndpoint), typeof(Ledger.Operations.ProjectionEndpoints), typeof(Ledger.Plans.GetPlanEndpoint), typeof(Ledger.Plans.PublishPlanEndpoint), typeof(Ledger.Wallets.AdjustWalletEndpoint), typeof(Ledger.Wallets.DebitWalletEndpoint), typeof(Ledger.Wallets.GetStatementEndpoint), typeof(Ledger.Wallets.GetWalletEndpoint), typeof(Ledger.Wallets.TopUpWalletEndpoint) };
         }
     }
 
@@ -25,6 +25,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GeneratedHttpEndpointRegistry))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_admin_projections))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_admin_projections_name_rebuilds_rebuildId))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_audit_customers_customerId_events))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_customers_customerId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_customers_customerId_usage))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_invoices))]
@@ -34,6 +35,7 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_wallets_customerId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.GET_v1_wallets_customerId_statement))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_admin_projections_name_rebuild))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_audit_verify))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_billing_periods_period_close))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_usage))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_wallets_customerId_adjustments))]
@@ -41,6 +43,8 @@ namespace Internal.Generated.WolverineHandlers
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.POST_v1_wallets_customerId_top_ups))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.PUT_v1_customers_customerId))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Internal.Generated.WolverineHandlers.PUT_v1_plans_planId))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Audit.GetAuditEventsEndpoint))]
+        [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Audit.VerifyEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Customers.GetCustomerEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Customers.RegisterCustomerEndpoint))]
         [global::System.Diagnostics.CodeAnalysis.DynamicDependency(global::System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.All, typeof(global::Ledger.Invoicing.ClosePeriodEndpoint))]
