@@ -72,6 +72,16 @@ PY
   fi
 done
 
+echo "Running the fault harness (short mode)..."
+if FAULTS_SKIP_BUILD=1 bash scripts/faults.sh >"$work/faults.log" 2>&1; then
+  grep -E "^round" "$work/faults.log"
+  passed=$((passed + 1))
+else
+  echo "[FAIL] scripts/faults.sh (short mode):"
+  grep -E "^round|^\| .*FAIL" "$work/faults.log" || tail -40 "$work/faults.log"
+  failed=$((failed + 1))
+fi
+
 echo "Checking that the pre-generated handler code is current..."
 if (cd src/Ledger && LEDGER_CONNECTION="$LEDGER_TEST_CONNECTION" Ledger__Auth__SigningKey="codegen-check-signing-key-0123456789abcdef" \
       Ledger__Schema=codegen_check dotnet bin/Release/net10.0/Ledger.dll codegen write >"$work/codegen.log" 2>&1) \

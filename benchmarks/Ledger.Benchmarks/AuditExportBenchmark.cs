@@ -30,7 +30,8 @@ public static class AuditExportBenchmark
             for (var i = 0; i < batch; i++)
             {
                 if (i > 0) body.Append(',');
-                body.Append($$"""{"id":"e{{b}}-{{i}}","customerId":"{{customer}}","meter":"otp.sms","quantity":"1","occurredAt":"{{occurredAt}}","dimensions":{"country":"IN"}}""");
+                body.Append("{\"id\":\"e").Append(b).Append('-').Append(i).Append("\",\"customerId\":\"").Append(customer)
+                    .Append("\",\"meter\":\"otp.sms\",\"quantity\":\"1\",\"occurredAt\":\"").Append(occurredAt).Append("\",\"dimensions\":{\"country\":\"IN\"}}");
             }
 
             await send(HttpMethod.Post, "/v1/usage", body.Append("]}").ToString());

@@ -29,6 +29,11 @@ if (Environment.GetEnvironmentVariable("BENCH_MODE") == "inbox")
     return await InboxCostBenchmark.RunAsync(settings);
 }
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "poison")
+{
+    return await PoisonBenchmark.RunAsync(settings, http, Send);
+}
+
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "audit")
 {
     return await AuditExportBenchmark.RunAsync(settings, http, Send);

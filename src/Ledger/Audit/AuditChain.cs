@@ -84,6 +84,7 @@ public static class AuditChain
 
             var serializer = session.DocumentStore.Options.Serializer();
             var buffer = new ArrayBufferWriter<byte>(2048);
+            var json = new ArrayBufferWriter<byte>(2048);
             var occurredAt = FormatTime(clock.GetUtcNow());
             var started = new List<(string Key, long Version, string Hash)>();
             var advanced = new List<(string Key, long Version, string Hash)>();
@@ -118,7 +119,9 @@ public static class AuditChain
                     version = e.Version > 0 ? e.Version : i + 1;
                     e.SetHeader(OccurredAtHeader, occurredAt);
                     e.SetHeader(PreviousHashHeader, previous);
-                    using var data = JsonDocument.Parse(serializer.ToJson(e.Data));
+                    json.ResetWrittenCount();
+                    serializer.WriteToCleanJson(json, e.Data);
+                    using var data = JsonDocument.Parse(json.WrittenMemory);
                     previous = Hash(previous, new Link(key, version, e.EventTypeName, e.UserName, e.CorrelationId, occurredAt), data.RootElement, buffer);
                     e.SetHeader(HashHeader, previous);
                 }

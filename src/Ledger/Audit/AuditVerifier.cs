@@ -33,6 +33,13 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
 {
     public const int MaxMismatchesReported = 1000;
 
+    /// <summary>
+    /// Marten's own bookkeeping, not a ledger stream: when a transaction that had taken sequence
+    /// numbers fails (an outage mid-append), Marten records empty <c>tombstone</c> events there so
+    /// that the sequence has no holes. They carry no business data and are not chained.
+    /// </summary>
+    public const string MartenTombstoneStream = "mt_tombstone";
+
     private string Schema => store.Options.DatabaseSchemaName;
 
     public async Task<AuditVerification> VerifyAsync(string? customerId, CancellationToken cancellation)
@@ -92,7 +99,7 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
         var buffer = new ArrayBufferWriter<byte>(2048);
         await using (var command = dataSource.CreateCommand(
                          $"select stream_id, version, type, user_name, correlation_id, data::text, headers::text from {Schema}.mt_events " +
-                         "where $1::text[] is null or stream_id = any($1) order by stream_id, version"))
+                         $"where ($1::text[] is null or stream_id = any($1)) and stream_id <> '{MartenTombstoneStream}' order by stream_id, version"))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = (object?)keys ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellation);

@@ -24,13 +24,13 @@ public static class CanonicalJson
         {
             case JsonValueKind.Object:
                 WriteAscii(output, "{");
-                var members = value.EnumerateObject().Select(p => (Name: Encoding.UTF8.GetBytes(p.Name), p.Name, p.Value)).ToList();
-                // UTF-8 byte order is code point order.
-                members.Sort((a, b) => a.Name.AsSpan().SequenceCompareTo(b.Name));
+                var members = new List<JsonProperty>();
+                foreach (var member in value.EnumerateObject()) members.Add(member);
+                members.Sort(static (a, b) => CompareCodePoints(a.Name, b.Name));
                 for (var i = 0; i < members.Count; i++)
                 {
                     if (i > 0) WriteAscii(output, ",");
-                    WriteString(output, members[i].Item2);
+                    WriteString(output, members[i].Name);
                     WriteAscii(output, ":");
                     Write(output, members[i].Value);
                 }
@@ -67,6 +67,9 @@ public static class CanonicalJson
         }
     }
 
+    private static readonly SearchValues<char> NeedsEscape = SearchValues.Create(
+        "\"\\\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f");
+
     public static void WriteString(IBufferWriter<byte> output, string? text)
     {
         if (text is null)
@@ -75,7 +78,18 @@ public static class CanonicalJson
             return;
         }
 
-        var builder = new StringBuilder(text.Length + 2).Append('"');
+        if (text.AsSpan().IndexOfAny(NeedsEscape) < 0)
+        {
+            // The common case: nothing to escape, the UTF-8 bytes between quotes.
+            var span = output.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length) + 2);
+            span[0] = (byte)'"';
+            var written = Encoding.UTF8.GetBytes(text, span[1..]);
+            span[written + 1] = (byte)'"';
+            output.Advance(written + 2);
+            return;
+        }
+
+        var builder = new StringBuilder(text.Length + 8).Append('"');
         foreach (var c in text)
         {
             switch (c)
@@ -94,9 +108,23 @@ public static class CanonicalJson
             }
         }
 
-        builder.Append('"');
-        var bytes = Encoding.UTF8.GetBytes(builder.ToString());
-        output.Write(bytes);
+        output.Write(Encoding.UTF8.GetBytes(builder.Append('"').ToString()));
+    }
+
+    /// <summary>Unicode code point order (UTF-16 order differs only where a surrogate pair meets U+E000–U+FFFF).</summary>
+    public static int CompareCodePoints(string a, string b)
+    {
+        var length = Math.Min(a.Length, b.Length);
+        for (var i = 0; i < length; i++)
+        {
+            var (x, y) = (a[i], b[i]);
+            if (x == y) continue;
+            if (char.IsSurrogate(x) != char.IsSurrogate(y) && (x >= 0xE000 || y >= 0xE000))
+                return char.IsSurrogate(x) ? 1 : -1; // a surrogate (U+10000 and above) sorts after U+E000–U+FFFF
+            return x.CompareTo(y);
+        }
+
+        return a.Length.CompareTo(b.Length);
     }
 
     public static void WriteAscii(IBufferWriter<byte> output, string text)

@@ -82,6 +82,69 @@ public class ApiFuzzTests(LedgerApp app)
         answered.GetValueOrDefault(4).ShouldBeGreaterThan(100);
     }
 
+    /// <summary>A header value of any kind: odd media types, broken tokens, odd Unicode, very long, empty.</summary>
+    private static readonly Gen<string> OddHeaderValue = Gen.OneOf(
+        Gen.Const(""), Gen.Const(" "), Gen.Const("text/plain"), Gen.Const("application/json; charset=latin1"), Gen.Const("application/json;;;"),
+        Gen.Const("application/cloudevents-batch+json"), Gen.Const("application/x-ndjson"), Gen.Const("*/*"), Gen.Const("multipart/form-data; boundary=x"),
+        Gen.Const("Bearer"), Gen.Const("Bearer "), Gen.Const("Bearer a.b.c"), Gen.Const("Basic dXNlcjpwYXNz"), Gen.Const("bearer " + new string('A', 3000)),
+        Gen.Const("gzip"), Gen.Const("00-zzzz-zzzz-01"), Gen.Const("é€𝄞"), Gen.Const("' or 1=1 --"), Gen.Const(new string('h', 9000)),
+        Gen.String[Gen.Char.AlphaNumeric, 1, 40]);
+
+    [Fact]
+    public async Task Mutated_request_headers_get_only_2xx_or_4xx_problem_details_and_a_4xx_stores_nothing()
+    {
+        var client = app.Client();
+        var customer = await client.NewCustomerAsync();
+        var token = LedgerApp.Token(Hosting.Scopes.Admin);
+        string[] headers = ["Content-Type", "Authorization", "Accept", "Content-Encoding", "traceparent", "Idempotency-Key", "X-Forwarded-For", "Accept-Charset", "X-Fuzz"];
+        var mutation = Gen.Select(Gen.Int[0, headers.Length - 1], OddHeaderValue, Gen.Int[0, 2], Gen.Int[0, 1_000_000]);
+        var before = await StateAsync(client, customer);
+        var answered = new Dictionary<int, int>();
+        var raw = app.Client(scopes: null);
+
+        await mutation.SampleAsync(async m =>
+        {
+            var (index, value, how, seed) = m;
+            var header = headers[index];
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/wallets/{customer}/top-ups")
+            {
+                Content = new StringContent($$"""{ "id": "h-{{seed}}", "amount": "1.00" }""", Encoding.UTF8, "application/json"),
+            };
+            request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + token);
+            if (header is "Content-Type" or "Content-Encoding")
+            {
+                request.Content.Headers.Remove(header);
+                if (how > 0) request.Content.Headers.TryAddWithoutValidation(header, value);
+            }
+            else
+            {
+                if (header == "Authorization") request.Headers.Remove(header);
+                if (how > 0) request.Headers.TryAddWithoutValidation(header, value);
+                if (how > 1) request.Headers.TryAddWithoutValidation(header, value + "2"); // repeated
+            }
+
+            using var response = await raw.SendAsync(request);
+            var answer = await response.Content.ReadAsStringAsync();
+            var status = (int)response.StatusCode;
+            answered[status / 100] = answered.GetValueOrDefault(status / 100) + 1;
+
+            status.ShouldBeInRange(200, 499, $"{header}: {value} ({how}): {answer}");
+            if (status >= 400)
+            {
+                response.Content.Headers.ContentType?.MediaType.ShouldBe("application/problem+json", $"{header}: {value} → {status} {answer}");
+                answer.ShouldNotContain("Exception");
+                (await StateAsync(client, customer)).ShouldBe(before, $"{header}: {value} answered {status} but stored something");
+            }
+            else
+            {
+                before = await StateAsync(client, customer);
+            }
+        }, iter: 150, threads: 1);
+
+        answered.GetValueOrDefault(2).ShouldBeGreaterThan(5);
+        answered.GetValueOrDefault(4).ShouldBeGreaterThan(5);
+    }
+
     /// <summary>One mutation of a valid body: which member, how.</summary>
     private static (string Path, string Body) Mutate(Target target, int kind, string value, string text, Random random)
     {

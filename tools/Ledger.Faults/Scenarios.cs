@@ -1,0 +1,379 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Confluent.Kafka;
+
+namespace Ledger.Faults;
+
+/// <summary>One line of the harness's table.</summary>
+public sealed record Outcome(string Fault, string Load, string DuringTheFault, string After, long Lost, long Doubled, string Verify, bool Passed, string? Why = null);
+
+/// <summary>
+/// The faults. Each one runs load through the public API (or the usage topic), injects the fault
+/// into a real process, lets the ledger recover on its own, and then counts what PostgreSQL holds
+/// against what was acknowledged and runs verify.
+/// </summary>
+public sealed class Scenarios(HarnessSettings settings, Service service, Postgres postgres, Func<Api> api)
+{
+    private int Scale => settings.Long ? 4 : 1;
+    private readonly string _run = Guid.NewGuid().ToString("N")[..6];
+    private readonly List<string> _customers = [];
+
+    private static string Now() => DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+
+    public async Task SetUpAsync()
+    {
+        var client = api();
+        await client.MustAsync(HttpMethod.Put, $"/v1/plans/f-{_run}", """
+            { "currency": "INR", "meters": { "otp.sms": { "model": "flat", "unitPrice": "0.20" }, "otp.whatsapp": { "model": "flat", "unitPrice": "0.115" } } }
+            """);
+        for (var i = 0; i < 20; i++)
+        {
+            var customer = $"f{_run}-{i:D2}";
+            await client.MustAsync(HttpMethod.Put, $"/v1/customers/{customer}",
+                $$"""{ "name": "{{customer}}", "planId": "f-{{_run}}", "currency": "INR", "creditLimit": "0.00", "lowBalanceThreshold": "0.00" }""");
+            await client.MustAsync(HttpMethod.Post, $"/v1/wallets/{customer}/top-ups", """{ "id": "seed", "amount": "1000000.00" }""");
+            _customers.Add(customer);
+        }
+    }
+
+    private string Batch(string prefix, int size, Random random)
+    {
+        var body = new StringBuilder("{\"events\":[");
+        for (var i = 0; i < size; i++)
+        {
+            if (i > 0) body.Append(',');
+            body.Append("{\"id\":\"").Append(prefix).Append('-').Append(i).Append("\",\"customerId\":\"").Append(_customers[random.Next(_customers.Count)])
+                .Append("\",\"meter\":\"otp.sms\",\"quantity\":\"1\",\"occurredAt\":\"").Append(Now()).Append("\"}");
+        }
+
+        return body.Append("]}").ToString();
+    }
+
+    /// <summary>Verify over the API: every chain intact, every wallet and invoice equal to a replay, every account equal to its fold.</summary>
+    public async Task<string> VerifyAsync()
+    {
+        var result = await api().MustAsync(HttpMethod.Post, "/v1/audit/verify");
+        return result!["ok"]!.GetValue<bool>()
+            ? $"ok ({result["eventsChecked"]} events)"
+            : "FAILED: " + string.Join("; ", result["mismatches"]!.AsArray().Take(3).Select(m => m!.ToJsonString()));
+    }
+
+    /// <summary>Several HTTP clients send usage; the service is SIGKILLed; every batch is sent again after the restart.</summary>
+    public async Task<Outcome> KillDuringHttpIngestionAsync()
+    {
+        var prefix = $"h{_run}-";
+        const int clients = 6, size = 50;
+        var batches = new ConcurrentBag<(string Body, int Size, bool Acked)>();
+        var stop = false;
+        var load = Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
+        {
+            var client = api();
+            var random = new Random(c);
+            for (var b = 0; !Volatile.Read(ref stop); b++)
+            {
+                var body = Batch($"{prefix}{c}-{b}", size, random);
+                var answer = await client.SendAsync(HttpMethod.Post, "/v1/usage", body);
+                var acked = answer is { Status: HttpStatusCode.OK } a && a.Body?["accepted"]?.GetValue<int>() == size;
+                batches.Add((body, size, acked));
+                if (answer is null) return; // the service is gone: this client stops, its last batch unanswered
+            }
+        })).ToList();
+
+        await Task.Delay(TimeSpan.FromSeconds(2 * Scale));
+        service.Kill();
+        await Task.WhenAll(load);
+        Volatile.Write(ref stop, true);
+        var restart = Stopwatch.StartNew();
+        await service.StartAsync();
+        var ready = restart.Elapsed;
+
+        // Every batch again: an acknowledged one must come back all duplicates; an unanswered one all
+        // accepted or all duplicates, never part of it.
+        var client = api();
+        long partial = 0, ackedLost = 0;
+        foreach (var (body, size2, acked) in batches)
+        {
+            var again = await client.MustAsync(HttpMethod.Post, "/v1/usage", body);
+            var (accepted, duplicates) = (again!["accepted"]!.GetValue<int>(), again["duplicates"]!.GetValue<int>());
+            if (acked && duplicates != size2) ackedLost += size2 - duplicates;
+            if (!acked && accepted != 0 && accepted != size2) partial++;
+        }
+
+        var sent = batches.Sum(b => (long)b.Size);
+        var (rows, distinct) = await Stored.UsageAsync(settings.Database, prefix);
+        var verify = await VerifyAsync();
+        var ackedCount = batches.Count(b => b.Acked);
+        var passed = ackedLost == 0 && partial == 0 && rows == sent && distinct == sent && verify.StartsWith("ok");
+        return new Outcome("SIGKILL of the service during HTTP ingestion, every batch resent",
+            $"{clients} clients × {size}-event batches for {2 * Scale} s",
+            $"{ackedCount} batches acknowledged, {batches.Count - ackedCount} unanswered; {partial} partly stored",
+            $"ready {ready.TotalSeconds:0.0} s after restart; resent: acknowledged all duplicates, unanswered all-or-nothing; {distinct:N0} of {sent:N0} events stored",
+            sent - distinct + ackedLost, rows - distinct, verify, passed);
+    }
+
+    /// <summary>Usage produced to the topic; the consuming node SIGKILLed mid-way and started again.</summary>
+    public async Task<Outcome> KillDuringKafkaConsumptionAsync()
+    {
+        var prefix = $"k{_run}-";
+        var records = 10_000 * Scale;
+        var random = new Random(7);
+        using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = settings.Kafka, LingerMs = 5 }).Build())
+        {
+            for (var i = 0; i < records; i++)
+            {
+                var customer = _customers[random.Next(_customers.Count)];
+                producer.Produce("ledger.usage.v1", new Message<string, string>
+                {
+                    Key = customer,
+                    Value = $$"""{"id":"{{prefix}}{{i}}","customerId":"{{customer}}","meter":"otp.whatsapp","quantity":"1","occurredAt":"{{Now()}}"}""",
+                });
+                if (i % 10_000 == 0) producer.Poll(TimeSpan.Zero);
+            }
+
+            producer.Flush(TimeSpan.FromSeconds(30));
+        }
+
+        // Kill once part of it is recorded.
+        var clock = Stopwatch.StartNew();
+        long before;
+        while ((before = (await Stored.UsageAsync(settings.Database, prefix)).Distinct) < records / 5 && clock.Elapsed < TimeSpan.FromSeconds(60)) await Task.Delay(50);
+        service.Kill();
+        await service.StartAsync();
+
+        long rows = 0, distinct = 0;
+        var wait = Stopwatch.StartNew();
+        while (wait.Elapsed < TimeSpan.FromSeconds(120))
+        {
+            (rows, distinct) = await Stored.UsageAsync(settings.Database, prefix);
+            if (distinct >= records) break;
+            await Task.Delay(200);
+        }
+
+        var verify = await VerifyAsync();
+        return new Outcome("SIGKILL of the consuming node during Kafka consumption", $"{records:N0} records on ledger.usage.v1",
+            $"killed with {before:N0} recorded", $"all consumed {wait.Elapsed.TotalSeconds:0.0} s after restart; {distinct:N0} of {records:N0} stored",
+            records - distinct, rows - distinct, verify, distinct == records && rows == distinct && verify.StartsWith("ok"));
+    }
+
+    /// <summary>The broker frozen (SIGSTOP) while top-ups commit: their integration events wait in the outbox and are sent after SIGCONT.</summary>
+    public async Task<Outcome> BrokerFrozenAsync()
+    {
+        var prefix = $"o{_run}-";
+        var topUps = 20 * Scale;
+        var client = api();
+        var answered = 0;
+        Signal("STOP", settings.KafkaPid);
+        try
+        {
+            for (var i = 0; i < topUps; i++)
+            {
+                var answer = await client.SendAsync(HttpMethod.Post, $"/v1/wallets/{_customers[i % _customers.Count]}/top-ups", $$"""{ "id": "{{prefix}}{{i}}", "amount": "1.00" }""");
+                if (answer is { Status: HttpStatusCode.Created }) answered++;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(3));
+        }
+        finally
+        {
+            Signal("CONT", settings.KafkaPid);
+        }
+
+        // Every top-up's ledger.wallet.topped_up event arrives, once the broker is back.
+        var seen = new Dictionary<string, int>();
+        using (var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+               {
+                   BootstrapServers = settings.Kafka, GroupId = "faults-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
+                   EnableAutoCommit = false,
+               }).Build())
+        {
+            consumer.Subscribe("ledger.events.v1");
+            var clock = Stopwatch.StartNew();
+            while (seen.Count < topUps && clock.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+                if (record?.Message?.Value is not { } value) continue;
+                var id = System.Text.Json.Nodes.JsonNode.Parse(value)?["data"]?["topUpId"]?.GetValue<string>();
+                if (id is not null && id.StartsWith(prefix, StringComparison.Ordinal)) seen[id] = seen.GetValueOrDefault(id) + 1;
+            }
+
+            consumer.Close();
+        }
+
+        var (rows, distinct) = await Stored.TopUpsAsync(settings.Database, prefix);
+        var verify = await VerifyAsync();
+        var delivered = seen.Count;
+        return new Outcome("Kafka broker frozen (SIGSTOP 3 s) while the outbox holds integration events", $"{topUps} top-ups",
+            $"{answered} of {topUps} top-ups answered 201 with the broker frozen",
+            $"{delivered} of {topUps} topped_up events delivered after SIGCONT ({seen.Values.Count(v => v > 1)} more than once)",
+            topUps - delivered, rows - distinct, verify, answered == topUps && delivered == topUps && distinct == topUps && rows == distinct && verify.StartsWith("ok"));
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+    }
+
+    /// <summary>Mixed load (usage, top-ups, balance reads) while PostgreSQL is stopped for a while, or restarted.</summary>
+    public async Task<Outcome> PostgresDownAsync(TimeSpan down)
+    {
+        var prefix = $"p{_run}{(int)down.TotalSeconds}-";
+        var statuses = new ConcurrentDictionary<string, int>();
+        var unavailableWithoutRetryAfter = 0;
+        var sentUsage = 0L;
+        var sentTopUps = 0L;
+        var stop = false;
+
+        // Every operation is retried until it is answered (idempotent by its id), as a client of a ledger would.
+        async Task<bool> UntilAnswered(Api client, HttpMethod method, string path, string? body, HttpStatusCode ok)
+        {
+            for (var attempt = 0; attempt < 400; attempt++)
+            {
+                var answer = await client.SendAsync(method, path, body);
+                var key = answer is null ? "no answer" : ((int)answer.Value.Status).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                statuses.AddOrUpdate(key, 1, (_, n) => n + 1);
+                if (answer is { Status: HttpStatusCode.ServiceUnavailable, RetryAfter: false }) Interlocked.Increment(ref unavailableWithoutRetryAfter);
+                if (answer is { } a && a.Status == ok) return true;
+                if (answer is { } b && (int)b.Status is >= 400 and < 500) return false;
+                await Task.Delay(250);
+            }
+
+            return false;
+        }
+
+        var failures = 0;
+        var load = Enumerable.Range(0, 4).Select(c => Task.Run(async () =>
+        {
+            var client = api();
+            var random = new Random(100 + c);
+            for (var i = 0; !Volatile.Read(ref stop); i++)
+            {
+                bool done;
+                switch (i % 3)
+                {
+                    case 0:
+                        done = await UntilAnswered(client, HttpMethod.Post, "/v1/usage", Batch($"{prefix}{c}-{i}", 20, random), HttpStatusCode.OK);
+                        if (done) Interlocked.Add(ref sentUsage, 20);
+                        break;
+                    case 1:
+                        done = await UntilAnswered(client, HttpMethod.Post, $"/v1/wallets/{_customers[random.Next(_customers.Count)]}/top-ups",
+                            $$"""{ "id": "{{prefix}}{{c}}-{{i}}", "amount": "2.00" }""", HttpStatusCode.Created);
+                        if (done) Interlocked.Increment(ref sentTopUps);
+                        break;
+                    default:
+                        done = await UntilAnswered(client, HttpMethod.Get, $"/v1/wallets/{_customers[random.Next(_customers.Count)]}", null, HttpStatusCode.OK);
+                        break;
+                }
+
+                if (!done) Interlocked.Increment(ref failures);
+            }
+        })).ToList();
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await postgres.StopAsync();
+        await Task.Delay(down);
+        await postgres.StartAsync();
+        var back = Stopwatch.StartNew();
+        var ready = await service.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(load);
+
+        var usage = await Stored.UsageAsync(settings.Database, prefix);
+        var topUps = await Stored.TopUpsAsync(settings.Database, prefix);
+        var verify = await VerifyAsync();
+        var answers = string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Key}: {s.Value}"));
+        var bad = statuses.Keys.Where(k => k is not ("200" or "201" or "503" or "no answer")).ToList();
+        var passed = bad.Count == 0 && unavailableWithoutRetryAfter == 0 && failures == 0 && usage.Distinct == sentUsage && usage.Rows == usage.Distinct &&
+                     topUps.Distinct == sentTopUps && topUps.Rows == topUps.Distinct && verify.StartsWith("ok");
+        return new Outcome(down == TimeSpan.Zero ? "PostgreSQL restarted under mixed load" : $"PostgreSQL stopped for {down.TotalSeconds:0} s under mixed load",
+            "4 clients: usage batches, top-ups, balance reads; each retried until answered",
+            $"answers {answers}; 503 without Retry-After: {unavailableWithoutRetryAfter}",
+            $"ready {ready.TotalSeconds:0.0} s after PostgreSQL was back, no restart; {usage.Distinct:N0} of {sentUsage:N0} usage events and {topUps.Distinct} of {sentTopUps} top-ups stored",
+            sentUsage - usage.Distinct + (sentTopUps - topUps.Distinct), usage.Rows - usage.Distinct + (topUps.Rows - topUps.Distinct), verify, passed,
+            bad.Count > 0 ? "unexpected statuses " + string.Join(",", bad) : failures > 0 ? $"{failures} operations never answered" : null);
+    }
+
+    /// <summary>Hundreds of idle connections and bodies trickled a byte at a time, while health and balance reads are timed.</summary>
+    public async Task<Outcome> SlowAndIdleClientsAsync()
+    {
+        var client = api();
+        var wallet = $"/v1/wallets/{_customers[0]}";
+        async Task<(double[] Health, double[] Reads)> TimeReads(int n)
+        {
+            var (health, reads) = (new List<double>(), new List<double>());
+            for (var i = 0; i < n; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                var ready = await client.SendAsync(HttpMethod.Get, "/health/ready");
+                health.Add(ready is { Status: HttpStatusCode.OK } ? clock.Elapsed.TotalMilliseconds : double.PositiveInfinity);
+                clock.Restart();
+                var read = await client.SendAsync(HttpMethod.Get, wallet);
+                reads.Add(read is { Status: HttpStatusCode.OK } ? clock.Elapsed.TotalMilliseconds : double.PositiveInfinity);
+            }
+
+            return (health.Order().ToArray(), reads.Order().ToArray());
+        }
+
+        static double P(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)(p / 100 * sorted.Length))];
+
+        var baseline = await TimeReads(100);
+        var port = new Uri(service.Url).Port;
+        var idle = new List<TcpClient>();
+        var trickling = new List<TcpClient>();
+        using var stop = new CancellationTokenSource();
+        try
+        {
+            for (var i = 0; i < 300 * Scale; i++)
+            {
+                var socket = new TcpClient();
+                await socket.ConnectAsync(IPAddress.Loopback, port);
+                idle.Add(socket);
+            }
+
+            var trickle = Enumerable.Range(0, 50).Select(async _ =>
+            {
+                var socket = new TcpClient();
+                await socket.ConnectAsync(IPAddress.Loopback, port);
+                lock (trickling) trickling.Add(socket);
+                var stream = socket.GetStream();
+                var head = Encoding.ASCII.GetBytes($"POST /v1/usage HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n");
+                try
+                {
+                    await stream.WriteAsync(head, stop.Token);
+                    while (!stop.IsCancellationRequested)
+                    {
+                        await stream.WriteAsync("{"u8.ToArray(), stop.Token);
+                        await Task.Delay(200, stop.Token);
+                    }
+                }
+                catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
+                {
+                    // Kestrel drops a body slower than its minimum data rate: that is the defence.
+                }
+            }).ToList();
+
+            await Task.Delay(500);
+            var during = await TimeReads(100);
+            stop.Cancel();
+            await Task.WhenAll(trickle);
+
+            // Within their usual latency: a p99 no worse than five times the quiet one, with a floor of 100 ms for a 2-core machine's noise.
+            var healthBound = Math.Max(P(baseline.Health, 99) * 5, 100);
+            var readBound = Math.Max(P(baseline.Reads, 99) * 5, 100);
+            var verify = await VerifyAsync();
+            var passed = P(during.Health, 99) <= healthBound && P(during.Reads, 99) <= readBound && verify.StartsWith("ok");
+            return new Outcome("Slow and idle clients", $"{300 * Scale} idle connections + 50 bodies trickled a byte per 200 ms",
+                $"p50 / p99: health {P(during.Health, 50):0.0} / {P(during.Health, 99):0.0} ms, balance read {P(during.Reads, 50):0.0} / {P(during.Reads, 99):0.0} ms " +
+                $"(quiet: {P(baseline.Health, 50):0.0} / {P(baseline.Health, 99):0.0} ms, {P(baseline.Reads, 50):0.0} / {P(baseline.Reads, 99):0.0} ms)",
+                $"p99 within {healthBound:0} ms and {readBound:0} ms", 0, 0, verify, passed);
+        }
+        finally
+        {
+            foreach (var socket in idle.Concat(trickling)) socket.Dispose();
+        }
+    }
+}
