@@ -30,6 +30,11 @@ done
 echo "PostgreSQL on 127.0.0.1:$pg_port"
 export LEDGER_TEST_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres;Maximum Pool Size=50"
 
+# promtool (MetricsTests lints a live scrape with it) and redocly (the OpenAPI lint below),
+# fetched into a cache when the machine lacks them.
+source scripts/lib/tools.sh
+ensure_promtool || echo "promtool is unavailable: MetricsTests will fail"
+
 echo "Building..."
 dotnet build Ledger.sln -c Release -v quiet -nologo -clp:ErrorsOnly
 

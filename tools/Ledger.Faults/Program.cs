@@ -10,10 +10,12 @@ using var service = new Service(settings, port);
 var postgres = new Postgres(settings);
 await service.StartAsync();
 var token = await TokenAsync(settings);
-var scenarios = new Scenarios(settings, service, postgres, () => new Api(service.Url, token));
+var scenarios = new Scenarios(settings, service, postgres, () => new Api(service.Url, token), () => new Api(service.Url, token, TimeSpan.FromMinutes(5)));
 await scenarios.SetUpAsync();
 
 var rounds = settings.Long ? 3 : 1;
+// --only <words>: run only the faults whose name contains them (when chasing one).
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
 var outcomes = new List<Outcome>();
 var clock = Stopwatch.StartNew();
 for (var round = 1; round <= rounds; round++)
@@ -28,6 +30,7 @@ for (var round = 1; round <= rounds; round++)
                  ("slow and idle clients", scenarios.SlowAndIdleClientsAsync),
              })
     {
+        if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
         Outcome outcome;
         try
         {
@@ -38,8 +41,13 @@ for (var round = 1; round <= rounds; round++)
             outcome = new Outcome(name + " (the harness failed)", "", "", "", 0, 0, "", false, $"{e.GetType().Name}: {e.Message}\n{service.LogTail}");
         }
 
+        outcome = outcome with { Round = round };
         outcomes.Add(outcome);
         Console.WriteLine($"round {round}: {(outcome.Passed ? "ok  " : "FAIL")} {outcome.Fault} ({clock.Elapsed.TotalSeconds:0} s){(outcome.Why is null ? "" : " — " + outcome.Why)}");
+        if (!outcome.Passed)
+        {
+            Console.WriteLine($"  during: {outcome.DuringTheFault}\n  after: {outcome.After}\n  verify: {outcome.Verify}\n  service log:\n{service.LogTail}");
+        }
     }
 }
 
@@ -51,7 +59,7 @@ Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
 for (var i = 0; i < outcomes.Count; i++)
 {
     var o = outcomes[i];
-    Console.WriteLine($"| {i / 6 + 1} | {o.Fault} | {o.Load} | {o.DuringTheFault} | {o.After} | {o.Lost} | {o.Doubled} | {o.Verify} | {(o.Passed ? "pass" : "FAIL")} |");
+    Console.WriteLine($"| {o.Round} | {o.Fault} | {o.Load} | {o.DuringTheFault} | {o.After} | {o.Lost} | {o.Doubled} | {o.Verify} | {(o.Passed ? "pass" : "FAIL")} |");
 }
 
 return outcomes.All(o => o.Passed) ? 0 : 1;

@@ -8,18 +8,25 @@ using Confluent.Kafka;
 namespace Ledger.Faults;
 
 /// <summary>One line of the harness's table.</summary>
-public sealed record Outcome(string Fault, string Load, string DuringTheFault, string After, long Lost, long Doubled, string Verify, bool Passed, string? Why = null);
+public sealed record Outcome(string Fault, string Load, string DuringTheFault, string After, long Lost, long Doubled, string Verify, bool Passed, string? Why = null)
+{
+    public int Round { get; init; }
+}
 
 /// <summary>
 /// The faults. Each one runs load through the public API (or the usage topic), injects the fault
 /// into a real process, lets the ledger recover on its own, and then counts what PostgreSQL holds
 /// against what was acknowledged and runs verify.
 /// </summary>
-public sealed class Scenarios(HarnessSettings settings, Service service, Postgres postgres, Func<Api> api)
+public sealed class Scenarios(HarnessSettings settings, Service service, Postgres postgres, Func<Api> api, Func<Api> verifier)
 {
     private int Scale => settings.Long ? 4 : 1;
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
     private readonly List<string> _customers = [];
+    private int _invocation;
+
+    /// <summary>Ids unique to one run of one fault: a later round must not meet its own earlier ids as duplicates.</summary>
+    private string Fresh(string tag) => $"{tag}{_run}{Interlocked.Increment(ref _invocation)}-";
 
     private static string Now() => DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -55,16 +62,18 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
     /// <summary>Verify over the API: every chain intact, every wallet and invoice equal to a replay, every account equal to its fold.</summary>
     public async Task<string> VerifyAsync()
     {
-        var result = await api().MustAsync(HttpMethod.Post, "/v1/audit/verify");
+        // The whole ledger: every chain, and every customer's documents replayed; it grows with the run.
+        var clock = Stopwatch.StartNew();
+        var result = await verifier().MustAsync(HttpMethod.Post, "/v1/audit/verify");
         return result!["ok"]!.GetValue<bool>()
-            ? $"ok ({result["eventsChecked"]} events)"
+            ? $"ok ({result["eventsChecked"]!.GetValue<long>():N0} events, {clock.Elapsed.TotalSeconds:0.0} s)"
             : "FAILED: " + string.Join("; ", result["mismatches"]!.AsArray().Take(3).Select(m => m!.ToJsonString()));
     }
 
     /// <summary>Several HTTP clients send usage; the service is SIGKILLed; every batch is sent again after the restart.</summary>
     public async Task<Outcome> KillDuringHttpIngestionAsync()
     {
-        var prefix = $"h{_run}-";
+        var prefix = Fresh("h");
         const int clients = 6, size = 50;
         var batches = new ConcurrentBag<(string Body, int Size, bool Acked)>();
         var stop = false;
@@ -117,7 +126,7 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
     /// <summary>Usage produced to the topic; the consuming node SIGKILLed mid-way and started again.</summary>
     public async Task<Outcome> KillDuringKafkaConsumptionAsync()
     {
-        var prefix = $"k{_run}-";
+        var prefix = Fresh("k");
         var records = 10_000 * Scale;
         var random = new Random(7);
         using (var producer = new ProducerBuilder<string, string>(new ProducerConfig { BootstrapServers = settings.Kafka, LingerMs = 5 }).Build())
@@ -161,7 +170,7 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
     /// <summary>The broker frozen (SIGSTOP) while top-ups commit: their integration events wait in the outbox and are sent after SIGCONT.</summary>
     public async Task<Outcome> BrokerFrozenAsync()
     {
-        var prefix = $"o{_run}-";
+        var prefix = Fresh("o");
         var topUps = 20 * Scale;
         var client = api();
         var answered = 0;
@@ -220,7 +229,7 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
     /// <summary>Mixed load (usage, top-ups, balance reads) while PostgreSQL is stopped for a while, or restarted.</summary>
     public async Task<Outcome> PostgresDownAsync(TimeSpan down)
     {
-        var prefix = $"p{_run}{(int)down.TotalSeconds}-";
+        var prefix = Fresh("p");
         var statuses = new ConcurrentDictionary<string, int>();
         var unavailableWithoutRetryAfter = 0;
         var sentUsage = 0L;

@@ -56,7 +56,10 @@ public static class Authentication
 
             if (!string.IsNullOrEmpty(authority))
             {
+                // Keys from the provider's discovery document and JWKS, refreshed as it rotates them.
+                // Its issuer is usually its URL: set Ledger:Auth:Issuer to it.
                 options.Authority = authority;
+                options.RequireHttpsMetadata = !string.Equals(configuration["Ledger:Auth:RequireHttpsMetadata"], "false", StringComparison.OrdinalIgnoreCase);
             }
             else
             {

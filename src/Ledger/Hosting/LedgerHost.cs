@@ -58,6 +58,8 @@ public static class LedgerHost
                 options.Events.MetadataConfig.UserNameEnabled = true;
                 options.Events.MetadataConfig.HeadersEnabled = true;
                 options.OpenTelemetry.TrackConnections = JasperFx.OpenTelemetry.TrackLevel.Normal;
+                // Marten's meter: events appended, by type (marten_event_append_events_total).
+                options.OpenTelemetry.TrackEventCounters();
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;
 
                 AccountsModule.Configure(options);
@@ -108,6 +110,8 @@ public static class LedgerHost
     public static WebApplication UseLedger(this WebApplication app)
     {
         var roles = app.Services.GetRequiredService<LedgerRoles>();
+        // The read models are known from the start: their lag gauge (ledger_projection_lag) reports 0 until a rebuild moves it.
+        _ = app.Services.GetRequiredService<ReadModels>();
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();

@@ -20,26 +20,27 @@ public static class Observability
 
     public static IServiceCollection AddLedgerObservability(this IServiceCollection services, IConfiguration configuration)
     {
-        var telemetry = services.AddOpenTelemetry()
+        // Traces go to an OTLP collector when one is configured; metrics are pulled by Prometheus from /metrics.
+        var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(configuration["OTEL_SERVICE_NAME"] ?? ServiceName))
             .WithTracing(tracing => tracing
                 .AddAspNetCoreInstrumentation(options => options.Filter = http =>
                     !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/health"))
                 .AddNpgsql()
-                .AddSource("Wolverine", "Marten", ActivitySource.Name))
+                .AddSource("Wolverine", "Marten", ActivitySource.Name)
+                .AddOtlpExporterWhen(otlp))
             .WithMetrics(metrics => metrics
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddMeter("Wolverine", "Marten", "Npgsql", Meter.Name)
+                .AddMeter("Wolverine*", "Marten", "Npgsql", Meter.Name) // Wolverine's meter is named "Wolverine:{service name}"
                 .AddPrometheusExporter());
-
-        if (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
-            telemetry.UseOtlpExporter();
-        }
 
         return services;
     }
+
+    private static TracerProviderBuilder AddOtlpExporterWhen(this TracerProviderBuilder tracing, bool enabled) =>
+        enabled ? tracing.AddOtlpExporter() : tracing;
 
     /// <summary>Answers the W3C <c>traceparent</c> of the request's trace on every response.</summary>
     public static IApplicationBuilder UseTraceparentHeader(this IApplicationBuilder app) => app.Use((http, next) =>

@@ -33,6 +33,16 @@ public static class IntegrationEvents
     public const string Overdrawn = "ledger.wallet.overdrawn";
     public const string InvoiceIssued = "ledger.invoice.issued";
 
+    private static readonly System.Diagnostics.Metrics.Counter<long> Enqueued = Hosting.Observability.Meter.CreateCounter<long>("ledger.integration.events", "{event}",
+        "Integration events put in the outbox, by type: ledger.wallet.low_balance and ledger.wallet.overdrawn count wallets crossing into those states.");
+
+    /// <summary>Counts an event put in the outbox (called where it is published, in the transaction that decides it).</summary>
+    public static LedgerCloudEvent Counted(LedgerCloudEvent e)
+    {
+        Enqueued.Add(1, new KeyValuePair<string, object?>("type", e.Type));
+        return e;
+    }
+
     /// <summary>The record key is the customer id, so one customer's events stay in order on one partition.</summary>
     public static DeliveryOptions Keyed(LedgerCloudEvent e) => new() { GroupId = e.Subject, PartitionKey = e.Subject };
 

@@ -125,7 +125,7 @@ public static class CloseCustomerPeriodHandler
         AccountTable.Save(session, session.DocumentStore.Options.DatabaseSchemaName, after);
         foreach (var integration in Integration.IntegrationEvents.ForInvoice(account, after, issued, settled))
         {
-            await messaging.PublishAsync(integration, Integration.IntegrationEvents.Keyed(integration));
+            await messaging.PublishAsync(Integration.IntegrationEvents.Counted(integration), Integration.IntegrationEvents.Keyed(integration));
         }
 
         Issued.Add(1);

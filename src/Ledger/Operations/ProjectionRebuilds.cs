@@ -32,6 +32,20 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
     private string Schema => store.Options.DatabaseSchemaName;
 
+    /// <summary>Events each read model is behind the store, as this node knows it: 0 for an inline read model, the rest of the replay while it rebuilds here.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Lag = new(StringComparer.Ordinal);
+
+    private static readonly System.Diagnostics.Metrics.ObservableGauge<long> LagGauge = Hosting.Observability.Meter.CreateObservableGauge("ledger.projection.lag",
+        () => Lag.Select(l => new System.Diagnostics.Metrics.Measurement<long>(l.Value, new KeyValuePair<string, object?>("projection", l.Key))), "{event}",
+        "Events a read model is behind the event store (inline read models: 0, except while being rebuilt on this node).");
+
+    /// <summary>Makes the read models known to the lag gauge, at 0.</summary>
+    public static void Track(IEnumerable<ReadModel> models)
+    {
+        _ = LagGauge;
+        foreach (var model in models) Lag.TryAdd(model.Name, 0);
+    }
+
     public static Table Definition(string schema)
     {
         var table = new Table(new PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
@@ -139,6 +153,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 await session.SaveChangesAsync(cancellation);
                 processed += page.Count;
                 position = page[^1].Sequence;
+                Lag[model.Name] = Math.Max(total - processed, 0);
                 var status = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
                 progress?.Invoke(status);
             }
@@ -154,6 +169,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 await transaction.CommitAsync(cancellation);
             }
 
+            Lag[model.Name] = 0;
             var done = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(done);
             logger.LogInformation("Rebuilt {Projection} from {Events} events in {Seconds:0.0} s", model.Name, processed,
@@ -161,6 +177,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
         catch (Exception e)
         {
+            Lag[model.Name] = 0;
             logger.LogError(e, "Rebuilding {Projection} failed; the previous rows stay as they were", model.Name);
             var reason = cancellation.IsCancellationRequested ? "Cancelled: the node stopped before the rebuild finished."
                 : e is PostgresException p ? $"PostgreSQL {p.SqlState}: {p.MessageText}"

@@ -48,6 +48,7 @@ public sealed class ReadModels
                 Plan.Create, (p, e) => p.Apply(e), e => Common.StreamKeys.Plan(e.PlanId), e => Common.StreamKeys.Plan(e.PlanId)),
         ];
         _byName = All.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase);
+        ProjectionRebuilds.Track(All);
     }
 
     public IReadOnlyList<ReadModel> All { get; }

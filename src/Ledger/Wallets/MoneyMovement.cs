@@ -106,7 +106,7 @@ public static class MoneyCommandHandler
                 // Held in the outbox with this transaction; sent to ledger.events.v1 once it commits.
                 foreach (var integration in IntegrationEvents.ForMoneyCommand(account, after, accepted.Event))
                 {
-                    await messaging.PublishAsync(integration, IntegrationEvents.Keyed(integration));
+                    await messaging.PublishAsync(IntegrationEvents.Counted(integration), IntegrationEvents.Keyed(integration));
                 }
 
                 return new MoneyOutcome.Applied(created.Response(command.Id));

@@ -197,7 +197,7 @@ public sealed class UsageWriter : BackgroundService
         {
             var outbox = scope.ServiceProvider.GetRequiredService<Wolverine.Marten.IMartenOutbox>();
             outbox.Enroll(session);
-            foreach (var crossing in crossings) await outbox.PublishAsync(crossing, Integration.IntegrationEvents.Keyed(crossing));
+            foreach (var crossing in crossings) await outbox.PublishAsync(Integration.IntegrationEvents.Counted(crossing), Integration.IntegrationEvents.Keyed(crossing));
         }
 
         await tx.CommitAsync(cancellation);
