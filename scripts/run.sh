@@ -129,7 +129,10 @@ $kafka_line
   Development token (scope admin, 12 hours):
   $token
 
-  Try:  curl -H "Authorization: Bearer \$TOKEN" $base/v1/wallets/acme
+  Try (the README's "First calls" go on from here):
+    export TOKEN=$token
+    curl -X PUT $base/v1/plans/basic -H "Authorization: Bearer \$TOKEN" -H "Content-Type: application/json" \\
+      -d '{ "currency": "INR", "meters": { "otp.sms": { "model": "flat", "unitPrice": "0.20" } } }'
   Other scopes: export Ledger__Auth__SigningKey="\$(cat .data/signing-key)"   (the key this run uses)
                 dotnet $app token --scope "wallets:read wallets:write" --sub alice
   Ctrl-C stops the service and what it started (PostgreSQL, the development Kafka broker).

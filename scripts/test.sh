@@ -3,6 +3,14 @@
 # this script starts and stops itself. Prints "N passed, N failed[, N skipped]" and exits non-zero
 # on any failure.
 set -euo pipefail
+# --coverage: run the tests under coverlet (Microsoft.Testing.Platform) and write coverage/.
+coverage=0
+for arg in "$@"; do
+  case "$arg" in
+    --coverage) coverage=1 ;;
+    *) echo "usage: $0 [--coverage]" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$0")/.."
 root=$PWD
 source scripts/lib/postgres.sh
@@ -30,10 +38,11 @@ done
 echo "PostgreSQL on 127.0.0.1:$pg_port"
 export LEDGER_TEST_CONNECTION="Host=127.0.0.1;Port=$pg_port;Database=ledger;Username=postgres;Maximum Pool Size=50"
 
-# promtool (MetricsTests lints a live scrape with it) and redocly (the OpenAPI lint below),
+# promtool (MetricsTests lints a live scrape with it) and redocly (OpenApiDocumentTests lints the OpenAPI document),
 # fetched into a cache when the machine lacks them.
 source scripts/lib/tools.sh
 ensure_promtool || echo "promtool is unavailable: MetricsTests will fail"
+ensure_redocly || echo "redocly is unavailable: OpenApiDocumentTests will fail"
 
 echo "Building..."
 dotnet build Ledger.sln -c Release -v quiet -nologo -clp:ErrorsOnly
@@ -54,10 +63,21 @@ for project in tests/*/; do
   name=$(basename "$project")
   exe="$project/bin/Release/net10.0/$name"
   [ -x "$exe" ] || continue
-  echo "Running $name..."
   set +e
-  "$exe" -noColor -parallel collections -xml "$results/$name.xml" 2>&1 | tee "$work/$name.log" \
-    | grep -E "\[FAIL\]|^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Total:|Errors:" || true
+  if [ "$coverage" = 1 ]; then
+    # Coverage runs the same tests under Microsoft.Testing.Platform (coverlet.MTP instruments
+    # the service's assembly): the project is built once more with the MTP command line.
+    echo "Running $name with coverage..."
+    # Built inside the repository: the tests find the repository's scripts and docs from their binaries.
+    dotnet build "$project" -c Release -p:UseMicrosoftTestingPlatformRunner=true -o "$project/bin/Release/mtp" -v quiet -nologo -clp:ErrorsOnly
+    "$project/bin/Release/mtp/$name" --coverlet --coverlet-output-format cobertura --coverlet-include "[Ledger]*" \
+      --results-directory "$results" --report-xunit-xml --report-xunit-xml-filename "$name.xml" --no-progress 2>&1 | tee "$work/$name.log" \
+      | grep -E "\[FAIL\]|failed |^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Line:|Branch:" || true
+  else
+    echo "Running $name..."
+    "$exe" -noColor -parallel collections -xml "$results/$name.xml" 2>&1 | tee "$work/$name.log" \
+      | grep -E "\[FAIL\]|^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Total:|Errors:" || true
+  fi
   set -e
   report="$results/$name.xml"
   if [ -f "$report" ]; then
@@ -102,6 +122,34 @@ fi
 
 echo "Checking deployment files..."
 if bash scripts/check-deploy.sh; then passed=$((passed + 1)); else echo "[FAIL] deployment files"; failed=$((failed + 1)); fi
+
+if [ "$coverage" = 1 ]; then
+  rm -rf coverage && mkdir -p coverage
+  cp "$results"/coverage.cobertura.*.xml coverage/cobertura.xml 2>/dev/null || true
+  if [ -f coverage/cobertura.xml ]; then
+    python3 - coverage/cobertura.xml > coverage/summary.txt <<'PY'
+import sys, collections, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+per = collections.defaultdict(lambda: [0, 0])
+for cls in root.iter("class"):
+    parts = cls.get("filename").replace("\\", "/").split("/")   # relative to src/Ledger/
+    area = parts[0] if len(parts) > 1 else "(root)"
+    for line in cls.iter("line"):
+        per[area][1] += 1
+        per[area][0] += int(line.get("hits", "0")) > 0
+covered = sum(c for c, _ in per.values()); valid = sum(v for _, v in per.values())
+print(f"Line coverage of src/Ledger: {100 * covered / max(valid, 1):.1f}% ({covered} of {valid} lines)")
+print()
+print(f"{'folder':<14} {'lines':>7} {'covered':>8}")
+for area, (c, v) in sorted(per.items()):
+    print(f"{area:<14} {v:>7} {100 * c / max(v, 1):>7.1f}%")
+PY
+    cat coverage/summary.txt
+    echo "Coverage report: coverage/cobertura.xml (Cobertura), coverage/summary.txt"
+  else
+    echo "[FAIL] no coverage report was written"; failed=$((failed + 1))
+  fi
+fi
 
 echo
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi

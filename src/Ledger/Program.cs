@@ -25,6 +25,16 @@ if (args is ["verify", ..])
 }
 
 app.UseLedger();
+
+// Serving (no arguments) runs the host directly: JasperFx's command runner would first print a
+// line per assembly it searches for commands. Its commands (`codegen`, `describe`, `resources`, …)
+// still run through it.
+if (args.Length == 0)
+{
+    await app.RunAsync();
+    return 0;
+}
+
 return await app.RunJasperFxCommands(args);
 
 /// <summary>Exposed for the integration tests' host.</summary>

@@ -165,7 +165,7 @@ public static class RegisterCustomerEndpoint
     [ProducesProblem(409)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
-    [JsonRequestBody(typeof(RegisterCustomerRequest))]
+    [JsonRequestBody(typeof(RegisterCustomerRequest), "name", "planId", "currency")]
     [Tags("Customers")]
     public static async Task<IResult> Put(string customerId, HttpContext http, IMessageBus bus, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {

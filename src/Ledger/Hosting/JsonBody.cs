@@ -141,9 +141,19 @@ public sealed class ClientStringJsonConverter : JsonConverter<string>
 
 /// <summary>Declares the JSON body an endpoint reads itself, for the OpenAPI document.</summary>
 [AttributeUsage(AttributeTargets.Method)]
-public sealed class JsonRequestBodyAttribute(Type bodyType) : Attribute
+/// <summary>
+/// The body an endpoint reads itself (for the OpenAPI document): its type, the members a request
+/// must carry (the rest are optional), and another media type it also accepts, with its body type.
+/// </summary>
+public sealed class JsonRequestBodyAttribute(Type bodyType, params string[] required) : Attribute
 {
     public Type BodyType { get; } = bodyType;
+
+    public IReadOnlyList<string> Required { get; } = required;
+
+    public string? AlsoAccepts { get; init; }
+
+    public Type? AlsoAcceptsType { get; init; }
 }
 
 /// <summary>Field checks shared by every command body.</summary>

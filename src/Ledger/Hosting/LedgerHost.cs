@@ -125,10 +125,20 @@ public static class LedgerHost
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteHealth });
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", options => options
-            .WithTitle("Ledger API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
-            .AddPreferredSecuritySchemes("bearer"));
+        app.MapScalarApiReference("/docs", options =>
+        {
+            options
+                .WithTitle("Ledger API")
+                .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+                .AddPreferredSecuritySchemes("bearer");
+            // The reference and "try it", nothing unrelated: no developer toolbar, no AI agent, no MCP
+            // button, no telemetry to a third party; operations titled by their summaries.
+            options.ShowDeveloperTools = DeveloperToolsVisibility.Never;
+            options.Agent = new ScalarAgentOptions { Disabled = true };
+            options.Mcp = new ScalarMcpOptions { Disabled = true };
+            options.Telemetry = false;
+            options.HideClientButton = true;
+        });
 
         if (roles.Api)
         {

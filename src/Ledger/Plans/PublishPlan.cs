@@ -195,7 +195,7 @@ public static class PublishPlanEndpoint
     [ProducesProblem(409)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
-    [JsonRequestBody(typeof(PublishPlanRequest))]
+    [JsonRequestBody(typeof(PublishPlanRequest), "currency", "meters")]
     [Tags("Plans")]
     public static async Task<IResult> Put(string planId, HttpContext http, IMessageBus bus, Ledger.Metering.Ingestion.CustomerDirectory directory)
     {

@@ -49,7 +49,7 @@ public static class TopUpWalletEndpoint
     [ProducesProblem(415)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.WalletsWrite)]
-    [JsonRequestBody(typeof(MoneyCommandRequest))]
+    [JsonRequestBody(typeof(MoneyCommandRequest), "id", "amount")]
     [Tags("Wallets")]
     public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
         MoneyCommandEndpoint.SendAsync(MoneyCommandKind.TopUp, customerId, http, bus);
@@ -70,7 +70,7 @@ public static class DebitWalletEndpoint
     [ProducesProblem(422)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.WalletsWrite)]
-    [JsonRequestBody(typeof(MoneyCommandRequest))]
+    [JsonRequestBody(typeof(MoneyCommandRequest), "id", "amount", "reason")]
     [Tags("Wallets")]
     public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
         MoneyCommandEndpoint.SendAsync(MoneyCommandKind.Debit, customerId, http, bus);
@@ -90,7 +90,7 @@ public static class AdjustWalletEndpoint
     [ProducesProblem(415)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.BillingWrite)]
-    [JsonRequestBody(typeof(MoneyCommandRequest))]
+    [JsonRequestBody(typeof(MoneyCommandRequest), "id", "amount", "reason")]
     [Tags("Wallets")]
     public static Task<IResult> Post(string customerId, HttpContext http, IMessageBus bus) =>
         MoneyCommandEndpoint.SendAsync(MoneyCommandKind.Adjustment, customerId, http, bus);

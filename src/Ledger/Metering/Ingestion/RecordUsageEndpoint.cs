@@ -73,7 +73,7 @@ public static class RecordUsageEndpoint
     [ProducesProblem(415)]
     [ProducesProblem(503)]
     [Authorize(Policy = Scopes.UsageWrite)]
-    [JsonRequestBody(typeof(UsageBatchRequest))]
+    [JsonRequestBody(typeof(UsageBatchRequest), "events", AlsoAccepts = CloudEventsBatch, AlsoAcceptsType = typeof(List<CloudEventInput>))]
     [Tags("Usage")]
     public static async Task<IResult> Post(HttpContext http, IMessageBus bus)
     {
