@@ -13,13 +13,16 @@ public sealed record RebuildStatus(Guid Id, string Projection, string Status, lo
     DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string Mode, long? DifferenceCount, IReadOnlyList<string> Differences);
 
 /// <summary>
-/// Rebuilds of read models on a running ledger. A rebuild runs in one transaction that holds the
-/// read model's tables in EXCLUSIVE mode: readers keep reading the previous rows (MVCC) until the
-/// rebuilt ones commit, all at once; writers that update the read model inline wait for the
-/// commit rather than write into a half-built table, so no event is applied twice or lost. No
-/// decision reads a read model, so nothing a rebuild does can change a decision. Progress is kept
-/// in <c>projection_rebuilds</c>, so any node answers the poll, and a partial unique index allows one
-/// running rebuild per read model across all nodes.
+/// Rebuilds of read models on a running ledger. A read model kept in one plain table (wallets,
+/// usage rollups) is rebuilt blue/green (<see cref="RunBlueGreenAsync"/>): a new copy is built
+/// beside the live one and switched in one short step, so readers never see a half-built copy and
+/// writers wait only for that step. A document read model (invoices, customers, plans) is rebuilt
+/// in one transaction that holds its table in EXCLUSIVE mode: readers keep reading the previous
+/// rows (MVCC) until the rebuilt ones commit, all at once; writers that update it inline wait for
+/// the commit rather than write into a half-built table. Either way no event is applied twice or
+/// lost, and no decision reads a read model, so nothing a rebuild does can change a decision.
+/// Progress is kept in <c>projection_rebuilds</c>, so any node answers the poll, and a partial
+/// unique index allows one running rebuild per read model across all nodes.
 /// </summary>
 public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource dataSource, TimeProvider clock,
     ILogger<ProjectionRebuilds> logger, IHostApplicationLifetime lifetime)
@@ -111,6 +114,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// </summary>
     private async Task RunAsync(ReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress = null)
     {
+        if (model is BlueGreenReadModel blueGreen)
+        {
+            await RunBlueGreenAsync(blueGreen, id, verify, cancellation, progress);
+            return;
+        }
+
         var started = Stopwatch.GetTimestamp();
         // Progress goes through a connection taken before the lock: writers waiting on the lock hold
         // pooled connections, and the rebuild must not wait for one of them to report.
@@ -185,6 +194,231 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
             progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
         }
+    }
+
+    /// <summary>A gap in the sequence that stays open this long is taken as a rolled-back append, not one still in flight.</summary>
+    private static readonly TimeSpan StaleGap = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Blue/green: the new copy is built in a table of its own beside the live one, page by page in
+    /// transactions of its own, while the live table keeps serving reads and taking the writers'
+    /// inline updates. It follows the events up to the head, reading only a gap-free prefix of the
+    /// sequence (an event whose number is missing may belong to a transaction still in flight).
+    /// Then, in one transaction, the live table is locked against writers (readers go on), the last
+    /// events are applied to the new copy, and the two are switched by renaming them — an
+    /// access-exclusive lock held for the renames only; a writer that was waiting goes on against
+    /// the new table, which PostgreSQL resolves by name again. In verify mode the two copies are
+    /// compared under that lock and the new one is dropped.
+    /// </summary>
+    private async Task RunBlueGreenAsync(BlueGreenReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var live = $"{Schema}.{model.Table}";
+        var copyName = model.Table + "_rebuild";
+        var copy = $"{Schema}.{copyName}";
+        var projection = model.Into(copy);
+        await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
+        try
+        {
+            await ExecuteAsync($"drop table if exists {copy}; create table {copy} (like {live} including all)", cancellation);
+            await ExecuteAsync($"do $$ declare o text[]; begin select reloptions into o from pg_class where oid = '{live}'::regclass; " +
+                               $"if o is not null then execute format('alter table {copy} set (%s)', array_to_string(o, ',')); end if; end $$", cancellation);
+
+            long total;
+            await using (var counting = store.QuerySession())
+                total = await counting.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
+
+            long processed = 0, position = 0;
+            var skipped = new List<long>();
+            var gapsSeen = new Dictionary<long, long>();
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var head = await HeadAsync(cancellation);
+                // Near the head the switch below takes the rest, under the lock: no chasing writers,
+                // and no waiting on a transaction still in flight.
+                if (head - position < PageSize) break;
+
+                // First the gap-free end (every number up to it is committed), then the events up to
+                // it: read in that order, an event committed in between cannot be passed over.
+                var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), skipped, cancellation);
+                if (gap is { } missing && end == position)
+                {
+                    if (!gapsSeen.TryGetValue(missing, out var since)) gapsSeen[missing] = since = Stopwatch.GetTimestamp();
+                    if (Stopwatch.GetElapsedTime(since) >= StaleGap) skipped.Add(missing); // taken as rolled back; the switch looks again
+                    else await Task.Delay(50, cancellation);
+                    continue;
+                }
+
+                await using var session = store.LightweightSession();
+                var after = position;
+                var upTo = end;
+                var page = await session.Events.QueryAllRawEvents()
+                    .Where(e => e.Sequence > after && e.Sequence <= upTo && e.EventTypesAre(model.EventTypes))
+                    .OrderBy(e => e.Sequence).Take(PageSize).ToListAsync(cancellation);
+                if (page.Count > 0)
+                {
+                    await projection.ApplyAsync(session, page, cancellation);
+                    await session.SaveChangesAsync(cancellation);
+                    processed += page.Count;
+                }
+
+                position = page.Count == PageSize ? page[^1].Sequence : end;
+                Lag[model.Name] = Math.Max(total - processed, 0);
+                // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
+                var running = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
+                progress?.Invoke(running);
+            }
+
+            // The switch: writers of the live table wait from here to the commit; readers only during the renames.
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellation))
+            await using (var transaction = await connection.BeginTransactionAsync(cancellation))
+            {
+                await ExecuteAsync(connection, $"lock table {live} in exclusive mode", cancellation);
+                await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
+                {
+                    var after = position;
+                    var gaps = skipped.ToArray();
+                    var rest = await session.Events.QueryAllRawEvents()
+                        .Where(e => (e.Sequence > after || gaps.Contains(e.Sequence)) && e.EventTypesAre(model.EventTypes))
+                        .OrderBy(e => e.Sequence).ToListAsync(cancellation);
+                    if (rest.Count > 0)
+                    {
+                        await projection.ApplyAsync(session, rest, cancellation);
+                        await session.SaveChangesAsync(cancellation);
+                        processed += rest.Count;
+                        position = Math.Max(position, rest[^1].Sequence);
+                    }
+                }
+
+                if (verify)
+                {
+                    var differences = Differences(await TableRowsAsync(connection, live, cancellation), await TableRowsAsync(connection, copy, cancellation));
+                    await transaction.RollbackAsync(cancellation);
+                    await RecordDifferencesAsync(reporter, id, differences, cancellation);
+                }
+                else
+                {
+                    await ExecuteAsync(connection, $"lock table {live} in access exclusive mode", cancellation);
+                    await SwitchAsync(connection, model.Table, copyName, cancellation);
+                    await transaction.CommitAsync(cancellation);
+                }
+            }
+
+            if (verify) await ExecuteAsync($"drop table if exists {copy}", CancellationToken.None);
+            Lag[model.Name] = 0;
+            var completed = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
+            progress?.Invoke(completed);
+            logger.LogInformation("Rebuilt {Projection} blue/green from {Events} events in {Seconds:0.0} s", model.Name, processed,
+                Stopwatch.GetElapsedTime(started).TotalSeconds);
+        }
+        catch (Exception e)
+        {
+            Lag[model.Name] = 0;
+            logger.LogError(e, "Rebuilding {Projection} failed; the live table is untouched", model.Name);
+            try
+            {
+                await ExecuteAsync($"drop table if exists {copy}", CancellationToken.None);
+            }
+            catch (Exception cleanup) when (cleanup is NpgsqlException)
+            {
+                logger.LogWarning("Could not drop {Copy}: {Reason}", copy, cleanup.Message);
+            }
+
+            var reason = cancellation.IsCancellationRequested ? "Cancelled: the node stopped before the rebuild finished."
+                : e is PostgresException p ? $"PostgreSQL {p.SqlState}: {p.MessageText}"
+                : $"{e.GetType().Name}: see the log of the node that ran it.";
+            await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
+            progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
+        }
+    }
+
+    /// <summary>
+    /// The last sequence number up to which every number in (after, upTo] is present (or taken as
+    /// rolled back), and the first missing one (null when there is none).
+    /// </summary>
+    private async Task<(long End, long? Gap)> GapFreeEndAsync(long after, long upTo, List<long> skipped, CancellationToken cancellation)
+    {
+        // One index range scan: each present number (or one taken as rolled back) against the one before it.
+        await using var command = dataSource.CreateCommand(
+            $"with present as (select seq_id as s from {Schema}.mt_events where seq_id > $1 and seq_id <= $2 " +
+            "union all select x from unnest($3::bigint[]) x where x > $1 and x <= $2), " +
+            "ordered as (select s, coalesce(lag(s) over (order by s), $1) as prev from present) " +
+            "select (select min(prev + 1) from ordered where s - prev > 1), (select coalesce(max(s), $1) from present)");
+        command.Parameters.Add(new NpgsqlParameter { Value = after });
+        command.Parameters.Add(new NpgsqlParameter { Value = upTo });
+        command.Parameters.Add(new NpgsqlParameter { Value = skipped.ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        await reader.ReadAsync(cancellation);
+        if (!reader.IsDBNull(0)) return (reader.GetInt64(0) - 1, reader.GetInt64(0));
+        var last = reader.GetInt64(1);
+        return last < upTo ? (last, last + 1) : (upTo, null);
+    }
+
+    private async Task<long> HeadAsync(CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand($"select coalesce(max(seq_id), 0) from {Schema}.mt_events");
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>
+    /// Renames the new copy into the live table's place, and its indexes to the live ones' names
+    /// (so the schema is as the ledger declares it), and drops the old copy.
+    /// </summary>
+    private async Task SwitchAsync(NpgsqlConnection connection, string table, string copyName, CancellationToken cancellation)
+    {
+        var retired = table + "_retired";
+        var liveIndexes = await IndexesAsync(connection, table, cancellation);
+        var copyIndexes = await IndexesAsync(connection, copyName, cancellation);
+        await ExecuteAsync(connection, $"drop table if exists {Schema}.{retired}; alter table {Schema}.{table} rename to {retired}", cancellation);
+        // Short new names: PostgreSQL truncates identifiers at 63 bytes, so a suffix could give back the same name.
+        for (var i = 0; i < liveIndexes.Count; i++)
+            await ExecuteAsync(connection, $"alter index {Schema}.\"{liveIndexes[i].Name}\" rename to retired_{i}_{Guid.NewGuid():N}", cancellation);
+        await ExecuteAsync(connection, $"alter table {Schema}.{copyName} rename to {table}", cancellation);
+        foreach (var (name, definition) in copyIndexes)
+        {
+            // Matched by definition: the same columns, the same kind, on the table's own name.
+            var match = liveIndexes.FirstOrDefault(l => l.Definition == definition.Replace(name, l.Name, StringComparison.Ordinal)
+                .Replace($"{Schema}.{copyName}", $"{Schema}.{table}", StringComparison.Ordinal));
+            if (match.Name is not null) await ExecuteAsync(connection, $"alter index {Schema}.\"{name}\" rename to \"{match.Name}\"", cancellation);
+        }
+
+        await ExecuteAsync(connection, $"drop table {Schema}.{retired}", cancellation);
+    }
+
+    private async Task<List<(string Name, string Definition)>> IndexesAsync(NpgsqlConnection connection, string table, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "select indexname, indexdef from pg_indexes where schemaname = $1 and tablename = $2";
+        command.Parameters.Add(new NpgsqlParameter { Value = Schema });
+        command.Parameters.Add(new NpgsqlParameter { Value = table });
+        var indexes = new List<(string, string)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) indexes.Add((reader.GetString(0), reader.GetString(1)));
+        return indexes;
+    }
+
+    private static async Task<List<string>> TableRowsAsync(NpgsqlConnection connection, string table, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"select t::text from {table} t";
+        var rows = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) rows.Add(reader.GetString(0));
+        return rows;
+    }
+
+    private async Task ExecuteAsync(string sql, CancellationToken cancellation)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        await ExecuteAsync(connection, sql, cancellation);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellation);
     }
 
     public async Task<RebuildStatus?> GetAsync(Guid id, CancellationToken cancellation)

@@ -29,6 +29,20 @@ public abstract class ReadModel(string name, Type[] eventTypes)
     public abstract Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation);
 }
 
+/// <summary>
+/// A read model kept in one plain table, rebuilt blue/green: the new copy is built in a table of
+/// its own beside the live one, which keeps serving and being written, and the two are switched
+/// in one short step (<see cref="ProjectionRebuilds"/>).
+/// </summary>
+public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table) : ReadModel(name, eventTypes)
+{
+    /// <summary>The live table's name, unqualified.</summary>
+    public string Table { get; } = table;
+
+    /// <summary>The same projection, writing into another table of the same shape.</summary>
+    public abstract Common.SetBasedProjection Into(string qualifiedTable);
+}
+
 /// <summary>The ledger's read models, by the name the admin API and the command line use.</summary>
 public sealed class ReadModels
 {
@@ -39,8 +53,8 @@ public sealed class ReadModels
         var schema = store.Options.DatabaseSchemaName;
         All =
         [
-            new SetBased(WalletTable.ProjectionName, new WalletTable(schema), WalletTable.TableName, WalletTable.EventTypes),
-            new SetBased(UsageRollups.ProjectionName, new UsageRollups(schema), UsageRollups.TableName, [typeof(UsageRecorded)]),
+            new SetBased(WalletTable.ProjectionName, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes),
+            new SetBased(UsageRollups.ProjectionName, new UsageRollups(schema), UsageRollups.Into, UsageRollups.TableName, [typeof(UsageRecorded)]),
             new Invoices(),
             new Aggregates<Customer, CustomerRegistered, CustomerUpdated>("Customers", "mt_doc_customer",
                 Customer.Create, (c, e) => c.Apply(e), e => Common.StreamKeys.Customer(e.CustomerId), e => Common.StreamKeys.Customer(e.CustomerId)),
@@ -55,13 +69,19 @@ public sealed class ReadModels
 
     public ReadModel? Find(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>A set-based table projection (<see cref="Common.SetBasedProjection"/>): a page becomes a few SQL statements.</summary>
-    private sealed class SetBased(string name, Common.SetBasedProjection projection, string table, Type[] eventTypes) : ReadModel(name, eventTypes)
+    /// <summary>
+    /// A set-based table projection (<see cref="Common.SetBasedProjection"/>): a page becomes a few
+    /// SQL statements. Rebuilt blue/green: into a new copy of its table beside the live one.
+    /// </summary>
+    private sealed class SetBased(string name, Common.SetBasedProjection projection, Func<string, Common.SetBasedProjection> into, string table,
+        Type[] eventTypes) : BlueGreenReadModel(name, eventTypes, table)
     {
-        public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{table}"];
+        public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{Table}"];
 
         public override Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation) =>
             projection.ApplyAsync(session, page, cancellation);
+
+        public override Common.SetBasedProjection Into(string qualifiedTable) => into(qualifiedTable);
     }
 
     /// <summary>Invoice documents, one per <see cref="InvoiceIssued"/>, through the same projection that keeps them inline.</summary>

@@ -25,6 +25,11 @@ public sealed class WalletTable : SetBasedProjection
 
     public WalletTable(string schema) => _table = $"{schema}.{TableName}";
 
+    /// <summary>The same projection into another table of the same shape (a blue/green rebuild's new copy).</summary>
+    public static WalletTable Into(string qualifiedTable) => new(qualifiedTable, into: true);
+
+    private WalletTable(string qualifiedTable, bool into) => _table = qualifiedTable;
+
     /// <summary>The events a wallet view is built from.</summary>
     public static readonly Type[] EventTypes =
     [

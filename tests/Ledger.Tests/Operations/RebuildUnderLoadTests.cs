@@ -118,6 +118,27 @@ public class RebuildUnderLoadTests(LedgerApp app)
             }),
         };
 
+        // A reader throughout: never a missing wallet or invoice, never fewer rolled-up units than before.
+        var seededUnits = await RolledUpAsync(admin, seeded);
+        seededUnits.ShouldBe(20_000m);
+        var readFailures = new ConcurrentBag<string>();
+        var reads = 0;
+        var reader = Loop(async i =>
+        {
+            var c = customers[i % customers.Count];
+            var (wallet, _) = await admin.GetJson($"/v1/wallets/{c}");
+            if (wallet != HttpStatusCode.OK) readFailures.Add($"wallet {c}: {wallet}");
+            if (lateCustomers.Contains(c))
+            {
+                var (invoice, _) = await admin.GetJson($"/v1/invoices/INV-2026-10-{c}");
+                if (invoice != HttpStatusCode.OK) readFailures.Add($"invoice of {c}: {invoice}");
+            }
+
+            var units = await RolledUpAsync(admin, seeded);
+            if (units < seededUnits) readFailures.Add($"rollups of {seeded}: {units} < {seededUnits}");
+            Interlocked.Increment(ref reads);
+        });
+
         foreach (var name in new[] { "Wallets", "UsageRollups", "Invoices", "Customers", "Plans" })
         {
             var rebuild = await ProjectionRebuildTests.RebuildAsync(admin, name);
@@ -126,6 +147,9 @@ public class RebuildUnderLoadTests(LedgerApp app)
 
         await stop.CancelAsync();
         await Task.WhenAll(writers);
+        await reader;
+        readFailures.ShouldBeEmpty();
+        reads.ShouldBeGreaterThan(10);
 
         // No write refused: money commands are 201 or an honest 422, usage and closes 200.
         statuses.Where(s => s.Status is not (HttpStatusCode.Created or HttpStatusCode.OK or HttpStatusCode.UnprocessableEntity))
@@ -185,5 +209,13 @@ public class RebuildUnderLoadTests(LedgerApp app)
 
         var replayed = await ProjectionRebuildTests.SnapshotAsync(app);
         foreach (var table in ProjectionRebuildTests.Tables) replayed[table].ShouldBe(live[table], table);
+    }
+
+    /// <summary>The units of usage the rollups hold for a customer, over every day bucket.</summary>
+    private static async Task<decimal> RolledUpAsync(HttpClient client, string customer)
+    {
+        var (status, body) = await client.GetJson($"/v1/customers/{customer}/usage?granularity=day&from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z");
+        if (status != HttpStatusCode.OK) return -1;
+        return body!["buckets"]!.AsArray().Sum(b => decimal.Parse(b.Str("quantity"), System.Globalization.CultureInfo.InvariantCulture));
     }
 }

@@ -21,6 +21,11 @@ public sealed class UsageRollups : SetBasedProjection
 
     public UsageRollups(string schema) => _table = $"{schema}.{TableName}";
 
+    /// <summary>The same projection into another table of the same shape (a blue/green rebuild's new copy).</summary>
+    public static UsageRollups Into(string qualifiedTable) => new(qualifiedTable, into: true);
+
+    private UsageRollups(string qualifiedTable, bool into) => _table = qualifiedTable;
+
     public static Table Definition(string schema)
     {
         var table = new Table(new PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
