@@ -87,8 +87,11 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     {
         var keys = customerId is null ? null : await StreamsOfAsync(customerId, cancellation);
         var heads = new Dictionary<string, (long Version, string Hash)>(StringComparer.Ordinal);
-        await using (var command = dataSource.CreateCommand(
-                         $"select stream_key, version, hash from {Schema}.{AuditChain.HeadsTable} where $1::text[] is null or stream_key = any($1)"))
+        // Heads and events from one snapshot: an append committed between two reads would look like tampering.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        await using var snapshot = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
+        await using (var command = new NpgsqlCommand(
+                         $"select stream_key, version, hash from {Schema}.{AuditChain.HeadsTable} where $1::text[] is null or stream_key = any($1)", connection))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = (object?)keys ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellation);
@@ -97,9 +100,9 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
 
         long streams = 0, events = 0;
         var buffer = new ArrayBufferWriter<byte>(2048);
-        await using (var command = dataSource.CreateCommand(
+        await using (var command = new NpgsqlCommand(
                          $"select stream_id, version, type, user_name, correlation_id, data::text, headers::text from {Schema}.mt_events " +
-                         $"where ($1::text[] is null or stream_id = any($1)) and stream_id <> '{MartenTombstoneStream}' order by stream_id, version"))
+                         $"where ($1::text[] is null or stream_id = any($1)) and stream_id <> '{MartenTombstoneStream}' order by stream_id, version", connection))
         {
             command.Parameters.Add(new NpgsqlParameter { Value = (object?)keys ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellation);

@@ -58,6 +58,11 @@ public static class LedgerHost
                 options.Events.MetadataConfig.UserNameEnabled = true;
                 options.Events.MetadataConfig.HeadersEnabled = true;
                 options.OpenTelemetry.TrackConnections = JasperFx.OpenTelemetry.TrackLevel.Normal;
+                // No retried commits: Marten's write retry replays only its own batch, on a new connection,
+                // while the ledger's sessions also run SQL of their own in the same transaction (account
+                // locks, usage dedup claims, running totals). A failed commit fails; the callers answer
+                // 409 or 503 and clients retry by id, which is idempotent.
+                options.ConfigureWritePolly(_ => { });
                 // Marten's meter: events appended, by type (marten_event_append_events_total).
                 options.OpenTelemetry.TrackEventCounters();
                 options.AutoCreateSchemaObjects = AutoCreate.CreateOrUpdate;

@@ -196,9 +196,6 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
     }
 
-    /// <summary>A gap in the sequence that stays open this long is taken as a rolled-back append, not one still in flight.</summary>
-    private static readonly TimeSpan StaleGap = TimeSpan.FromSeconds(3);
-
     /// <summary>
     /// Blue/green: the new copy is built in a table of its own beside the live one, page by page in
     /// transactions of its own, while the live table keeps serving reads and taking the writers'
@@ -214,13 +211,16 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     {
         var started = Stopwatch.GetTimestamp();
         var live = $"{Schema}.{model.Table}";
-        var copyName = model.Table + "_rebuild";
+        // A copy per run: a run taken for abandoned (its node silent for two minutes) that is in fact
+        // alive cannot write into the next run's copy, and it is fenced off at the switch.
+        var copyName = $"{model.Table}_rebuild_{id.ToString("N")[^8..]}";
         var copy = $"{Schema}.{copyName}";
         var projection = model.Into(copy);
         await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
         try
         {
-            await ExecuteAsync($"drop table if exists {copy}; create table {copy} (like {live} including all)", cancellation);
+            await DropLeftoverCopiesAsync(model.Table, cancellation);
+            await ExecuteAsync($"create table {copy} (like {live} including all)", cancellation);
             await ExecuteAsync($"do $$ declare o text[]; begin select reloptions into o from pg_class where oid = '{live}'::regclass; " +
                                $"if o is not null then execute format('alter table {copy} set (%s)', array_to_string(o, ',')); end if; end $$", cancellation);
 
@@ -229,8 +229,10 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 total = await counting.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
 
             long processed = 0, position = 0;
-            var skipped = new List<long>();
-            var gapsSeen = new Dictionary<long, long>();
+            // Numbers missing for good (their transactions rolled back or died): treated as present.
+            var gone = new List<long>();
+            // A gap being waited out: the transactions in flight when it was seen, and the head then.
+            (long XidBound, long Head)? waiting = null;
             while (true)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -241,15 +243,30 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
                 // First the gap-free end (every number up to it is committed), then the events up to
                 // it: read in that order, an event committed in between cannot be passed over.
-                var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), skipped, cancellation);
-                if (gap is { } missing && end == position)
+                var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), gone, cancellation);
+                if (gap is not null && end == position)
                 {
-                    if (!gapsSeen.TryGetValue(missing, out var since)) gapsSeen[missing] = since = Stopwatch.GetTimestamp();
-                    if (Stopwatch.GetElapsedTime(since) >= StaleGap) skipped.Add(missing); // taken as rolled back; the switch looks again
-                    else await Task.Delay(50, cancellation);
+                    // A missing number is a transaction still in flight, or one that will never commit.
+                    // Once every transaction that was in flight when the gap was seen has ended, every
+                    // number up to the head seen then that is still missing is gone for good.
+                    if (waiting is null)
+                    {
+                        waiting = (await XidBoundAsync(cancellation), head);
+                    }
+                    else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound)
+                    {
+                        gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
+                        waiting = null;
+                        continue;
+                    }
+
+                    // Still waiting: say so, so no other node takes this rebuild for abandoned.
+                    await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
+                    await Task.Delay(50, cancellation);
                     continue;
                 }
 
+                waiting = null;
                 await using var session = store.LightweightSession();
                 var after = position;
                 var upTo = end;
@@ -270,38 +287,20 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 progress?.Invoke(running);
             }
 
-            // The switch: writers of the live table wait from here to the commit; readers only during the renames.
-            await using (var connection = await dataSource.OpenConnectionAsync(cancellation))
-            await using (var transaction = await connection.BeginTransactionAsync(cancellation))
+            // The switch: writers of the live table wait from here to the commit; readers only during
+            // the renames. Each lock is given 5 s: one long reader must not stall every writer behind
+            // the upgrade; the switch is tried again instead.
+            for (var attempt = 1; ; attempt++)
             {
-                await ExecuteAsync(connection, $"lock table {live} in exclusive mode", cancellation);
-                await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
+                try
                 {
-                    var after = position;
-                    var gaps = skipped.ToArray();
-                    var rest = await session.Events.QueryAllRawEvents()
-                        .Where(e => (e.Sequence > after || gaps.Contains(e.Sequence)) && e.EventTypesAre(model.EventTypes))
-                        .OrderBy(e => e.Sequence).ToListAsync(cancellation);
-                    if (rest.Count > 0)
-                    {
-                        await projection.ApplyAsync(session, rest, cancellation);
-                        await session.SaveChangesAsync(cancellation);
-                        processed += rest.Count;
-                        position = Math.Max(position, rest[^1].Sequence);
-                    }
+                    processed += await SwitchOnceAsync(model, id, verify, live, copy, copyName, projection, position, reporter, cancellation);
+                    break;
                 }
-
-                if (verify)
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 5)
                 {
-                    var differences = Differences(await TableRowsAsync(connection, live, cancellation), await TableRowsAsync(connection, copy, cancellation));
-                    await transaction.RollbackAsync(cancellation);
-                    await RecordDifferencesAsync(reporter, id, differences, cancellation);
-                }
-                else
-                {
-                    await ExecuteAsync(connection, $"lock table {live} in access exclusive mode", cancellation);
-                    await SwitchAsync(connection, model.Table, copyName, cancellation);
-                    await transaction.CommitAsync(cancellation);
+                    logger.LogWarning("Switching {Projection} waited too long for its lock (attempt {Attempt}); trying again", model.Name, attempt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellation);
                 }
             }
 
@@ -331,6 +330,97 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
             progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
         }
+    }
+
+    /// <summary>
+    /// One attempt at the switch, in one transaction: lock the live table against writers, apply the
+    /// events it has taken since the copy's position, then (verify) compare and roll back, or rename
+    /// the copy into place. Fenced: a run no longer registered as running does not switch.
+    /// </summary>
+    private async Task<long> SwitchOnceAsync(BlueGreenReadModel model, Guid id, bool verify, string live, string copy, string copyName,
+        Common.SetBasedProjection projection, long position, NpgsqlConnection reporter, CancellationToken cancellation)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await ExecuteAsync(connection, "set local lock_timeout = '5s'", cancellation);
+        await using (var fence = connection.CreateCommand())
+        {
+            fence.CommandText = $"select 1 from {Schema}.{TableName} where id = $1 and status = 'running' for update";
+            fence.Parameters.Add(new NpgsqlParameter { Value = id });
+            if (await fence.ExecuteScalarAsync(cancellation) is null)
+                throw new InvalidOperationException("This rebuild is no longer registered as running (taken for abandoned); it does not switch.");
+        }
+
+        await ExecuteAsync(connection, $"lock table {live} in exclusive mode", cancellation);
+        long applied = 0;
+        await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
+        {
+            var after = position;
+            var rest = await session.Events.QueryAllRawEvents()
+                .Where(e => e.Sequence > after && e.EventTypesAre(model.EventTypes))
+                .OrderBy(e => e.Sequence).ToListAsync(cancellation);
+            if (rest.Count > 0)
+            {
+                await projection.ApplyAsync(session, rest, cancellation);
+                await session.SaveChangesAsync(cancellation);
+                applied = rest.Count;
+            }
+        }
+
+        if (verify)
+        {
+            var differences = Differences(await TableRowsAsync(connection, live, cancellation), await TableRowsAsync(connection, copy, cancellation));
+            await transaction.RollbackAsync(cancellation);
+            await RecordDifferencesAsync(reporter, id, differences, cancellation);
+        }
+        else
+        {
+            await ExecuteAsync(connection, $"lock table {live} in access exclusive mode", cancellation);
+            await SwitchAsync(connection, model.Table, copyName, cancellation);
+            await transaction.CommitAsync(cancellation);
+        }
+
+        return applied;
+    }
+
+    /// <summary>Copies left by runs that died (their names carry the run): only one rebuild of a read model runs at a time.</summary>
+    private async Task DropLeftoverCopiesAsync(string table, CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand("select tablename from pg_tables where schemaname = $1 and tablename like $2");
+        command.Parameters.Add(new NpgsqlParameter { Value = Schema });
+        command.Parameters.Add(new NpgsqlParameter { Value = table + "\\_rebuild\\_%" });
+        var leftovers = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellation))
+            while (await reader.ReadAsync(cancellation)) leftovers.Add(reader.GetString(0));
+        foreach (var leftover in leftovers) await ExecuteAsync($"drop table if exists {Schema}.\"{leftover}\"", cancellation);
+    }
+
+    /// <summary>The first transaction id not yet started now: every transaction in flight now is below it.</summary>
+    private async Task<long> XidBoundAsync(CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand("select pg_snapshot_xmax(pg_current_snapshot())::text::bigint");
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>The oldest transaction id still running now (or the next one, when none runs).</summary>
+    private async Task<long> OldestRunningXidAsync(CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand("select pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
+        return (long)(await command.ExecuteScalarAsync(cancellation))!;
+    }
+
+    /// <summary>Every number in (after, upTo] missing from the sequence (and not already known gone).</summary>
+    private async Task<List<long>> MissingAsync(long after, long upTo, List<long> gone, CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand(
+            $"select s from generate_series($1 + 1, $2) s where s <> all($3) and not exists (select 1 from {Schema}.mt_events e where e.seq_id = s)");
+        command.Parameters.Add(new NpgsqlParameter { Value = after });
+        command.Parameters.Add(new NpgsqlParameter { Value = upTo });
+        command.Parameters.Add(new NpgsqlParameter { Value = gone.ToArray() });
+        var missing = new List<long>();
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) missing.Add(reader.GetInt64(0));
+        return missing;
     }
 
     /// <summary>

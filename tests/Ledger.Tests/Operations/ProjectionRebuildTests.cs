@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Ledger.Hosting;
 using Ledger.Metering.Rollups;
 using Ledger.Tests.Infrastructure;
+using Ledger.Tests.Metering;
 using Ledger.Wallets;
 using Npgsql;
 
@@ -95,6 +96,39 @@ public class ProjectionRebuildTests(LedgerApp app)
         (await RebuildAsync(admin, "Wallets")).Str("status").ShouldBe("completed");
         (await admin.WalletAsync(customer)).Str("balance").ShouldBe("10.000000");
         (await RebuildAsync(admin, "Wallets", "verify"))["differenceCount"]!.GetValue<long>().ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task A_hole_in_the_event_sequence_held_by_a_transaction_is_waited_for_and_a_hole_that_stays_is_passed()
+    {
+        var admin = app.Client();
+        var customer = await admin.NewCustomerAsync();
+        await admin.TopUpAsync(customer, "1000.00");
+        await using var connection = new NpgsqlConnection(LedgerApp.ConnectionString);
+        await connection.OpenAsync();
+
+        // A transaction takes a sequence number and stays open (as a slow writer would), then rolls back:
+        // a hole that stays. More than a page of events follows it, so the rebuild meets it while paging.
+        var holder = await connection.BeginTransactionAsync();
+        // (A writer has a transaction id before it takes its number: the append writes a row first.)
+        await using (var take = new NpgsqlCommand($"select txid_current(), nextval('{app.Schema}.mt_events_sequence')", connection, holder))
+            await take.ExecuteScalarAsync();
+        for (var batch = 0; batch < 3; batch++)
+        {
+            await admin.RecordUsageAsync(UsageApi.Batch(Enumerable.Range(0, 2500)
+                .Select(i => UsageApi.Event($"hole-{batch}-{i}", customer, "otp.sms", "1", "2026-11-02T10:00:00Z"))));
+        }
+
+        var before = await SnapshotAsync(app);
+        var rebuilding = RebuildAsync(admin, "Wallets");
+        await Task.Delay(1500);
+        rebuilding.IsCompleted.ShouldBeFalse("the rebuild waits while the transaction that holds the hole is open");
+        await holder.RollbackAsync();
+
+        var rebuild = await rebuilding;
+        rebuild.Str("status").ShouldBe("completed", rebuild.ToJsonString());
+        var after = await SnapshotAsync(app);
+        after[WalletTable.TableName].ShouldBe(before[WalletTable.TableName]);
     }
 
     /// <summary>Starts a rebuild (or a verification) through the admin API and polls its Location until it ends.</summary>
