@@ -24,10 +24,10 @@ public sealed record AuditVerification(bool Ok, long StreamsChecked, long Events
 
 /// <summary>
 /// Verify: every stream's hash chain recomputed from the stored rows and held against the stream
-/// heads, and every wallet row and invoice document rebuilt from the events (in a transaction
-/// that is rolled back) and compared with what is stored; with a customer, only that customer's
-/// streams and documents. Read models are checked a customer at a time, so writers wait for one
-/// customer's rows for a few milliseconds, never for the whole check.
+/// heads, and every wallet row and invoice document rebuilt from the events (from the same
+/// snapshot as the stored rows, in a transaction that is rolled back) and compared with what is
+/// stored; with a customer, only that customer's streams and documents. Nothing a writer needs is
+/// locked: the wallet is replayed into a temporary table.
 /// </summary>
 public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSource)
 {
@@ -221,33 +221,56 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     /// </summary>
     private async Task CheckDocumentsAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await CheckDocumentsOnceAsync(customerId, mismatches, cancellation);
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SerializationFailure && attempt < 3)
+            {
+                // An invoice of this customer changed while it was being checked: check again from a new snapshot.
+            }
+        }
+    }
+
+    /// <summary>
+    /// One snapshot (REPEATABLE READ) for the stored rows and the events, so they agree without
+    /// locking anything a writer needs: the wallet is replayed into a temporary table, the invoice
+    /// documents (written only by a period close) in place, and the transaction is rolled back.
+    /// </summary>
+    private async Task CheckDocumentsOnceAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
+    {
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
-        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
         await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
 
-        var walletRows = $"select t::text from {Schema}.{WalletTable.TableName} t where customer_id = $1";
+        const string replayTable = "pg_temp.verify_wallets";
+        var walletRows = $"select t::text from {{0}} t where customer_id = $1";
         var invoiceRows = $"select id || ' ' || data::text from {Schema}.mt_doc_invoice where data -> 'document' ->> 'customerId' = $1";
-        var liveWallet = await RowsAsync(connection, walletRows + " for update", customerId, cancellation);
-        var liveInvoices = await RowsAsync(connection, invoiceRows + " for update", customerId, cancellation);
-        foreach (var sql in new[]
-                 {
-                     $"delete from {Schema}.{WalletTable.TableName} where customer_id = $1",
-                     $"delete from {Schema}.mt_doc_invoice where data -> 'document' ->> 'customerId' = $1",
-                 })
+        var liveWallet = await RowsAsync(connection, string.Format(walletRows, $"{Schema}.{WalletTable.TableName}"), customerId, cancellation);
+        var liveInvoices = await RowsAsync(connection, invoiceRows, customerId, cancellation);
+        await using (var prepare = connection.CreateCommand())
         {
-            await using var delete = connection.CreateCommand();
-            delete.CommandText = sql;
+            prepare.CommandText = $"create temp table verify_wallets (like {Schema}.{WalletTable.TableName} including all) on commit drop";
+            await prepare.ExecuteNonQueryAsync(cancellation);
+        }
+
+        await using (var delete = connection.CreateCommand())
+        {
+            delete.CommandText = $"delete from {Schema}.mt_doc_invoice where data -> 'document' ->> 'customerId' = $1";
             delete.Parameters.Add(new NpgsqlParameter { Value = customerId });
             await delete.ExecuteNonQueryAsync(cancellation);
         }
 
         var events = await EventsOfAsync(session, connection, customerId, cancellation);
-        await new WalletTable(Schema).ApplyAsync(session, events.Where(e => WalletTable.EventTypes.Contains(e.EventType)).ToList(), cancellation);
+        await WalletTable.Into(replayTable).ApplyAsync(session, events.Where(e => WalletTable.EventTypes.Contains(e.EventType)).ToList(), cancellation);
         var invoices = new InvoiceProjection();
         foreach (var e in events.Where(e => e.Data is InvoiceIssued)) await invoices.ApplyAsync(session, e, cancellation);
         await session.SaveChangesAsync(cancellation);
 
-        Compare("wallet", customerId, liveWallet, await RowsAsync(connection, walletRows, customerId, cancellation), mismatches);
+        Compare("wallet", customerId, liveWallet, await RowsAsync(connection, string.Format(walletRows, replayTable), customerId, cancellation), mismatches);
         Compare("invoice", customerId, liveInvoices, await RowsAsync(connection, invoiceRows, customerId, cancellation), mismatches);
         await transaction.RollbackAsync(cancellation);
     }
