@@ -36,10 +36,11 @@ public static class ProjectionEndpoints
     {
         var highWaterMark = (await store.Advanced.FetchEventStoreStatistics(token: cancellation)).EventSequenceNumber;
         var running = (await rebuilds.ListAsync(null, runningOnly: true, cancellation)).ToDictionary(r => r.Projection, StringComparer.OrdinalIgnoreCase);
+        var versions = await rebuilds.LiveVersionsAsync(cancellation);
         return Results.Ok(new ProjectionList(readModels.All.Select(m =>
         {
             var position = running.TryGetValue(m.Name, out var rebuild) ? rebuild.Position : highWaterMark;
-            return new ProjectionResponse(m.Name, "inline", 1, position, highWaterMark, highWaterMark - position,
+            return new ProjectionResponse(m.Name, "inline", versions.GetValueOrDefault(m.Name, 1), position, highWaterMark, highWaterMark - position,
                 rebuild is null ? "running" : "rebuilding");
         }).ToList()));
     }

@@ -49,6 +49,28 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         foreach (var model in models) Lag.TryAdd(model.Name, 0);
     }
 
+    public const string VersionsTable = "projection_versions";
+
+    /// <summary>The version of the code each table read model's live table was built by.</summary>
+    public static Table VersionsDefinition(string schema)
+    {
+        var table = new Table(new PostgresqlObjectName(schema, VersionsTable, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
+        table.AddColumn<string>("projection").AsPrimaryKey();
+        table.AddColumn<int>("version").NotNull();
+        table.AddColumn("built_at", "timestamptz").NotNull();
+        return table;
+    }
+
+    /// <summary>The version each read model's live table was built by (absent: never recorded).</summary>
+    public async Task<Dictionary<string, int>> LiveVersionsAsync(CancellationToken cancellation)
+    {
+        await using var command = dataSource.CreateCommand($"select projection, version from {Schema}.{VersionsTable}");
+        var versions = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation)) versions[reader.GetString(0)] = reader.GetInt32(1);
+        return versions;
+    }
+
     public static Table Definition(string schema)
     {
         var table = new Table(new PostgresqlObjectName(schema, TableName, Weasel.Postgresql.SchemaUtils.IdentifierUsage.General));
@@ -377,6 +399,17 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         {
             await ExecuteAsync(connection, $"lock table {live} in access exclusive mode", cancellation);
             await SwitchAsync(connection, model.Table, copyName, cancellation);
+            // The live table is now what this version of the code writes.
+            await using (var version = connection.CreateCommand())
+            {
+                version.CommandText = $"insert into {Schema}.{VersionsTable} (projection, version, built_at) values ($1, $2, $3) " +
+                                      "on conflict (projection) do update set version = excluded.version, built_at = excluded.built_at";
+                version.Parameters.Add(new NpgsqlParameter { Value = model.Name });
+                version.Parameters.Add(new NpgsqlParameter { Value = model.Version });
+                version.Parameters.Add(new NpgsqlParameter { Value = clock.GetUtcNow() });
+                await version.ExecuteNonQueryAsync(cancellation);
+            }
+
             await transaction.CommitAsync(cancellation);
         }
 

@@ -34,8 +34,11 @@ public abstract class ReadModel(string name, Type[] eventTypes)
 /// its own beside the live one, which keeps serving and being written, and the two are switched
 /// in one short step (<see cref="ProjectionRebuilds"/>).
 /// </summary>
-public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table) : ReadModel(name, eventTypes)
+public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table, int version) : ReadModel(name, eventTypes)
 {
+    /// <summary>The version of the projection's code; a live table built by an older one is rebuilt.</summary>
+    public int Version { get; } = version;
+
     /// <summary>The live table's name, unqualified.</summary>
     public string Table { get; } = table;
 
@@ -53,8 +56,9 @@ public sealed class ReadModels
         var schema = store.Options.DatabaseSchemaName;
         All =
         [
-            new SetBased(WalletTable.ProjectionName, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes),
-            new SetBased(UsageRollups.ProjectionName, new UsageRollups(schema), UsageRollups.Into, UsageRollups.TableName, [typeof(UsageRecorded)]),
+            new SetBased(WalletTable.ProjectionName, WalletTable.Version, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes),
+            new SetBased(UsageRollups.ProjectionName, UsageRollups.Version, new UsageRollups(schema), UsageRollups.Into, UsageRollups.TableName,
+                [typeof(UsageRecorded)]),
             new Invoices(),
             new Aggregates<Customer, CustomerRegistered, CustomerUpdated>("Customers", "mt_doc_customer",
                 Customer.Create, (c, e) => c.Apply(e), e => Common.StreamKeys.Customer(e.CustomerId), e => Common.StreamKeys.Customer(e.CustomerId)),
@@ -73,8 +77,8 @@ public sealed class ReadModels
     /// A set-based table projection (<see cref="Common.SetBasedProjection"/>): a page becomes a few
     /// SQL statements. Rebuilt blue/green: into a new copy of its table beside the live one.
     /// </summary>
-    private sealed class SetBased(string name, Common.SetBasedProjection projection, Func<string, Common.SetBasedProjection> into, string table,
-        Type[] eventTypes) : BlueGreenReadModel(name, eventTypes, table)
+    private sealed class SetBased(string name, int version, Common.SetBasedProjection projection, Func<string, Common.SetBasedProjection> into,
+        string table, Type[] eventTypes) : BlueGreenReadModel(name, eventTypes, table, version)
     {
         public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{Table}"];
 

@@ -19,6 +19,12 @@ namespace Ledger.Wallets;
 public sealed class WalletTable : SetBasedProjection
 {
     public const string ProjectionName = "Wallets";
+    /// <summary>
+    /// The version of what this projection writes. Raise it when a change to the code changes the
+    /// rows it gives: the next start rebuilds the table blue/green (Operations/ProjectionVersions.cs).
+    /// </summary>
+    public const int Version = 1;
+
     public const string TableName = "wallets";
 
     private readonly string _table;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json.Nodes;
 using Ledger.Hosting;
@@ -129,6 +130,46 @@ public class ProjectionRebuildTests(LedgerApp app)
         rebuild.Str("status").ShouldBe("completed", rebuild.ToJsonString());
         var after = await SnapshotAsync(app);
         after[WalletTable.TableName].ShouldBe(before[WalletTable.TableName]);
+    }
+
+    [Fact]
+    public async Task A_table_built_by_an_older_version_of_its_projection_is_rebuilt_blue_green_and_its_version_recorded()
+    {
+        var admin = app.Client();
+        var customer = await admin.NewCustomerAsync();
+        await admin.TopUpAsync(customer, "42.00");
+        var versions = app.Host.Services.GetRequiredService<Ledger.Operations.ProjectionVersions>();
+        (await versions.CheckAsync(CancellationToken.None)).ShouldBeEmpty(); // every table is at its code's version
+
+        // As if the wallets table had been built by version 0 of the projection's code.
+        await using (var connection = new NpgsqlConnection(LedgerApp.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var older = new NpgsqlCommand($"update {app.Schema}.projection_versions set version = 0 where projection = 'Wallets'", connection);
+            (await older.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
+        var (_, listed) = await admin.GetJson("/v1/admin/projections");
+        listed!["items"]!.AsArray().Single(i => i.Str("name") == "Wallets")!["version"]!.GetValue<int>().ShouldBe(0);
+        var before = await SnapshotAsync(app);
+
+        var started = await versions.CheckAsync(CancellationToken.None);
+        started.Select(r => r.Projection).ShouldBe(["Wallets"]);
+        var rebuilds = app.Host.Services.GetRequiredService<Ledger.Operations.ProjectionRebuilds>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        Ledger.Operations.RebuildStatus? status;
+        do
+        {
+            await Task.Delay(50);
+            status = await rebuilds.GetAsync(started[0].Id, CancellationToken.None);
+        } while (status!.Status == "running" && DateTime.UtcNow < deadline);
+
+        status.Status.ShouldBe("completed", status.Error);
+        (await SnapshotAsync(app))[WalletTable.TableName].ShouldBe(before[WalletTable.TableName]);
+        (await admin.WalletAsync(customer)).Str("balance").ShouldBe("42.000000");
+        (_, listed) = await admin.GetJson("/v1/admin/projections");
+        listed!["items"]!.AsArray().Single(i => i.Str("name") == "Wallets")!["version"]!.GetValue<int>().ShouldBe(WalletTable.Version);
+        (await versions.CheckAsync(CancellationToken.None)).ShouldBeEmpty();
     }
 
     /// <summary>Starts a rebuild (or a verification) through the admin API and polls its Location until it ends.</summary>

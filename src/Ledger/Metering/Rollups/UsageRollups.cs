@@ -14,6 +14,12 @@ namespace Ledger.Metering.Rollups;
 public sealed class UsageRollups : SetBasedProjection
 {
     public const string ProjectionName = "UsageRollups";
+    /// <summary>
+    /// The version of what this projection writes. Raise it when a change to the code changes the
+    /// rows it gives: the next start rebuilds the table blue/green (Operations/ProjectionVersions.cs).
+    /// </summary>
+    public const int Version = 1;
+
     public const string TableName = "usage_rollups";
     public const string LateDimension = "late";
 
