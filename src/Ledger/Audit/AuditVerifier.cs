@@ -276,7 +276,7 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     }
 
     /// <summary>The customer's stream and the usage charged to it, in sequence order, as Marten events.</summary>
-    private static async Task<List<IEvent>> EventsOfAsync(IDocumentSession session, NpgsqlConnection connection, string customerId, CancellationToken cancellation)
+    internal static async Task<List<IEvent>> EventsOfAsync(IDocumentSession session, NpgsqlConnection connection, string customerId, CancellationToken cancellation)
     {
         var events = (await session.Events.FetchStreamAsync(StreamKeys.Customer(customerId), token: cancellation)).ToList();
         var schema = session.DocumentStore.Options.DatabaseSchemaName;

@@ -355,6 +355,46 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     }
 
     /// <summary>
+    /// Rebuilds one customer's rows of a table read model, in one transaction: the customer's
+    /// account row is locked first (every writer of a customer takes it), so no write of that
+    /// customer runs meanwhile and none of another customer waits; the customer's rows are deleted
+    /// and the customer's events replayed in pages, <paramref name="progress"/> hearing of each.
+    /// Returns the number of events replayed.
+    /// </summary>
+    public async Task<long> RebuildCustomerAsync(BlueGreenReadModel model, string customerId, Action<long, long>? progress, CancellationToken cancellation)
+    {
+        var live = $"{Schema}.{model.Table}";
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        await using var transaction = await connection.BeginTransactionAsync(cancellation);
+        await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
+        if (await Accounts.AccountTable.LockAsync(connection, Schema, customerId, cancellation) is null)
+            throw new InvalidOperationException($"No customer '{customerId}'.");
+
+        await using (var delete = connection.CreateCommand())
+        {
+            delete.CommandText = $"delete from {live} where customer_id = $1";
+            delete.Parameters.Add(new NpgsqlParameter { Value = customerId });
+            await delete.ExecuteNonQueryAsync(cancellation);
+        }
+
+        var events = (await Audit.AuditVerifier.EventsOfAsync(session, connection, customerId, cancellation))
+            .Where(e => model.EventTypes.Contains(e.EventType)).ToList();
+        var projection = model.Into(live);
+        long done = 0;
+        foreach (var page in events.Chunk(PageSize))
+        {
+            await projection.ApplyAsync(session, page, cancellation);
+            await session.SaveChangesAsync(cancellation);
+            done += page.Length;
+            progress?.Invoke(done, events.Count);
+        }
+
+        progress?.Invoke(done, events.Count);
+        await transaction.CommitAsync(cancellation);
+        return done;
+    }
+
+    /// <summary>
     /// One attempt at the switch, in one transaction: lock the live table against writers, apply the
     /// events it has taken since the copy's position, then (verify) compare and roll back, or rename
     /// the copy into place. Fenced: a run no longer registered as running does not switch.

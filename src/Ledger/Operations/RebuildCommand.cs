@@ -5,7 +5,8 @@ namespace Ledger.Operations;
 /// <summary>
 /// <c>rebuild &lt;name|all&gt; [--verify]</c> on the command line: the same rebuild (or verification,
 /// which replaces nothing and exits 3 when rows differ) as the admin endpoint, run in this process,
-/// safe on a running ledger; <c>rebuild --list</c> shows the read models and their position.
+/// safe on a running ledger; <c>rebuild --list</c> shows the read models and their position;
+/// <c>rebuild &lt;Wallets|UsageRollups&gt; --customer &lt;id&gt;</c> rebuilds one customer's rows.
 /// </summary>
 public static class RebuildCommand
 {
@@ -28,6 +29,27 @@ public static class RebuildCommand
             }
 
             Console.WriteLine("Rebuild one with: rebuild <name>, or every one with: rebuild all");
+            return 0;
+        }
+
+        if (args is [var name, "--customer", var customer, ..])
+        {
+            if (readModels.Find(name) is not BlueGreenReadModel tableModel)
+            {
+                Console.Error.WriteLine($"One customer's rows can be rebuilt for the table read models: " +
+                                        string.Join(", ", readModels.All.OfType<BlueGreenReadModel>().Select(m => m.Name)) + ".");
+                return 2;
+            }
+
+            var began = DateTimeOffset.UtcNow;
+            var replayed = await rebuilds.RebuildCustomerAsync(tableModel, customer, (done, total) =>
+            {
+                var seconds = Math.Max((DateTimeOffset.UtcNow - began).TotalSeconds, 0.001);
+                var eta = done < total && done > 0 ? $", about {(total - done) / (done / seconds):0} s left" : "";
+                Console.Write($"\r{tableModel.Name} for {customer}: {done:N0} / {total:N0} events, {done / seconds:N0} events/s{eta}   ");
+            }, CancellationToken.None);
+            Console.WriteLine();
+            Console.WriteLine($"{tableModel.Name} for {customer}: completed, {replayed:N0} events replayed");
             return 0;
         }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Ledger.Hosting;
 using Ledger.Metering.Rollups;
+using Ledger.Operations;
 using Ledger.Tests.Infrastructure;
 using Ledger.Tests.Metering;
 using Ledger.Wallets;
@@ -170,6 +171,51 @@ public class ProjectionRebuildTests(LedgerApp app)
         (_, listed) = await admin.GetJson("/v1/admin/projections");
         listed!["items"]!.AsArray().Single(i => i.Str("name") == "Wallets")!["version"]!.GetValue<int>().ShouldBe(WalletTable.Version);
         (await versions.CheckAsync(CancellationToken.None)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task One_customers_rows_are_rebuilt_from_the_command_line_and_no_one_elses()
+    {
+        var admin = app.Client();
+        var (mine, theirs) = (await admin.NewCustomerAsync(), await admin.NewCustomerAsync());
+        await admin.TopUpAsync(mine, "30.00");
+        await admin.TopUpAsync(theirs, "30.00");
+        await admin.RecordUsageAsync(UsageApi.Batch(UsageApi.Event("one-1", mine, "otp.sms", "2", "2026-11-02T10:00:00Z")));
+        async Task Corrupt(string customer)
+        {
+            await using var connection = new NpgsqlConnection(LedgerApp.ConnectionString);
+            await connection.OpenAsync();
+            await using var corrupt = new NpgsqlCommand($"update {app.Schema}.wallets set balance = 999 where customer_id = $1", connection);
+            corrupt.Parameters.Add(new NpgsqlParameter { Value = customer });
+            (await corrupt.ExecuteNonQueryAsync()).ShouldBe(1);
+        }
+
+        await Corrupt(mine);
+        await Corrupt(theirs);
+        var output = new StringWriter();
+        var original = Console.Out;
+        int exit;
+        try
+        {
+            Console.SetOut(output);
+            exit = await RebuildCommand.RunAsync(app.Host.Services, ["Wallets", "--customer", mine]);
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+
+        exit.ShouldBe(0, output.ToString());
+        output.ToString().ShouldContain($"Wallets for {mine}: completed");
+        output.ToString().ShouldContain("events/s");
+        var rebuiltMine = await admin.WalletAsync(mine);
+        rebuiltMine.Str("balance").ShouldNotBe("999.000000");
+        (await admin.WalletAsync(theirs)).Str("balance").ShouldBe("999.000000"); // only the one asked for
+        (await RebuildAsync(admin, "Wallets")).Str("status").ShouldBe("completed");
+        (await admin.WalletAsync(theirs)).Str("balance").ShouldBe("30.000000");
+        // The one customer's row is what a rebuild of the whole table gives it.
+        var wholeMine = await admin.WalletAsync(mine);
+        (wholeMine.Str("balance"), wholeMine["version"]!.GetValue<long>()).ShouldBe((rebuiltMine.Str("balance"), rebuiltMine["version"]!.GetValue<long>()));
     }
 
     /// <summary>Starts a rebuild (or a verification) through the admin API and polls its Location until it ends.</summary>
