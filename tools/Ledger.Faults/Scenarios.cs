@@ -361,7 +361,7 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
                 }
                 catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
                 {
-                    // Kestrel drops a body slower than its minimum data rate: that is the defence.
+                    // The server may drop a body this slow (Kestrel's minimum data rate); the harness only measures the others' latency.
                 }
             }).ToList();
 

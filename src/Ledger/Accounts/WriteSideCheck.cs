@@ -41,6 +41,16 @@ public static class WriteSideCheck
             }
         }
 
+        return await DifferencesAsync(store, dataSource, events, customerId, cancellation);
+    }
+
+    /// <summary>
+    /// The same check against events the caller has already loaded: every event of the customer
+    /// (or of every customer, with no customer), in any order (a balance is a sum, a version a count).
+    /// </summary>
+    public static async Task<List<string>> DifferencesAsync(IDocumentStore store, NpgsqlDataSource dataSource, IReadOnlyCollection<object> events,
+        string? customerId, CancellationToken cancellation)
+    {
         var differences = new List<string>();
         var schema = store.Options.DatabaseSchemaName;
         var expected = Account.FoldAll(events);

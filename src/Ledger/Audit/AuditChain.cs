@@ -63,7 +63,11 @@ public static class AuditChain
         CanonicalJson.WriteString(buffer, link.StreamKey);
         CanonicalJson.WriteAscii(buffer, ",\"type\":");
         CanonicalJson.WriteString(buffer, link.Type);
-        CanonicalJson.WriteAscii(buffer, ",\"version\":" + link.Version.ToString(CultureInfo.InvariantCulture) + "}");
+        CanonicalJson.WriteAscii(buffer, ",\"version\":");
+        var digits = buffer.GetSpan(20);
+        link.Version.TryFormat(digits, out var written, default, CultureInfo.InvariantCulture);
+        buffer.Advance(written);
+        CanonicalJson.WriteAscii(buffer, "}");
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
     }
 

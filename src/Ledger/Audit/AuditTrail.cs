@@ -39,8 +39,8 @@ public static class AuditTrail
     public const int MaxLimit = 1000;
     public const string NdJson = "application/x-ndjson";
 
-    private const string CustomerOf = "(case when stream_id like 'customer/%' then substr(stream_id, 10) else data ->> 'customerId' end)";
-    private const string ConcernsACustomer = "(stream_id like 'customer/%' or type = 'usage_recorded')";
+    internal const string CustomerOf = "(case when stream_id like 'customer/%' then substr(stream_id, 10) else data ->> 'customerId' end)";
+    internal const string ConcernsACustomer = "(stream_id like 'customer/%' or type = 'usage_recorded')";
 
     public static string IndexDdl(string schema) =>
         $"create index if not exists {ByCustomerIndex} on {schema}.mt_events ({CustomerOf}, seq_id) where {ConcernsACustomer}";

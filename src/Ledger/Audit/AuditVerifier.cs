@@ -52,8 +52,9 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
         {
             try
             {
-                await CheckDocumentsAsync(customer, mismatches, cancellation);
-                foreach (var difference in await WriteSideCheck.DifferencesAsync(store, dataSource, cancellation, customer))
+                // The customer's events are loaded once (through the customer index) for both checks.
+                var customerEvents = await CheckDocumentsAsync(customer, mismatches, cancellation);
+                foreach (var difference in await WriteSideCheck.DifferencesAsync(store, dataSource, customerEvents.Select(e => e.Data).ToList(), customer, cancellation))
                     mismatches.Add(new AuditMismatch("account", customer, null, difference, "the fold of the customer's events", "the accounts row"));
             }
             catch (Marten.Exceptions.EventDeserializationFailureException e)
@@ -74,8 +75,7 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     private async Task<string[]> StreamsOfAsync(string customerId, CancellationToken cancellation)
     {
         await using var command = dataSource.CreateCommand(
-            $"select distinct stream_id from {Schema}.mt_events where (stream_id like 'customer/%' or type = 'usage_recorded') " +
-            "and (case when stream_id like 'customer/%' then substr(stream_id, 10) else data ->> 'customerId' end) = $1");
+            $"select distinct stream_id from {Schema}.mt_events where {AuditTrail.ConcernsACustomer} and {AuditTrail.CustomerOf} = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = customerId });
         var keys = new List<string> { StreamKeys.Customer(customerId) };
         await using var reader = await command.ExecuteReaderAsync(cancellation);
@@ -219,14 +219,13 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     /// transaction the stored rows are locked and read, deleted, rebuilt by the same projections
     /// that keep them, read again, and the transaction rolled back.
     /// </summary>
-    private async Task CheckDocumentsAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
+    private async Task<List<IEvent>> CheckDocumentsAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await CheckDocumentsOnceAsync(customerId, mismatches, cancellation);
-                return;
+                return await CheckDocumentsOnceAsync(customerId, mismatches, cancellation);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.SerializationFailure && attempt < 3)
             {
@@ -240,16 +239,16 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
     /// locking anything a writer needs: the wallet is replayed into a temporary table, the invoice
     /// documents (written only by a period close) in place, and the transaction is rolled back.
     /// </summary>
-    private async Task CheckDocumentsOnceAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
+    private async Task<List<IEvent>> CheckDocumentsOnceAsync(string customerId, List<AuditMismatch> mismatches, CancellationToken cancellation)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellation);
         await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
 
         const string replayTable = "pg_temp.verify_wallets";
-        var walletRows = $"select t::text from {{0}} t where customer_id = $1";
+        static string WalletRows(string table) => $"select t::text from {table} t where customer_id = $1";
         var invoiceRows = $"select id || ' ' || data::text from {Schema}.mt_doc_invoice where data -> 'document' ->> 'customerId' = $1";
-        var liveWallet = await RowsAsync(connection, string.Format(walletRows, $"{Schema}.{WalletTable.TableName}"), customerId, cancellation);
+        var liveWallet = await RowsAsync(connection, WalletRows($"{Schema}.{WalletTable.TableName}"), customerId, cancellation);
         var liveInvoices = await RowsAsync(connection, invoiceRows, customerId, cancellation);
         await using (var prepare = connection.CreateCommand())
         {
@@ -270,9 +269,10 @@ public sealed class AuditVerifier(IDocumentStore store, NpgsqlDataSource dataSou
         foreach (var e in events.Where(e => e.Data is InvoiceIssued)) await invoices.ApplyAsync(session, e, cancellation);
         await session.SaveChangesAsync(cancellation);
 
-        Compare("wallet", customerId, liveWallet, await RowsAsync(connection, string.Format(walletRows, replayTable), customerId, cancellation), mismatches);
+        Compare("wallet", customerId, liveWallet, await RowsAsync(connection, WalletRows(replayTable), customerId, cancellation), mismatches);
         Compare("invoice", customerId, liveInvoices, await RowsAsync(connection, invoiceRows, customerId, cancellation), mismatches);
         await transaction.RollbackAsync(cancellation);
+        return events;
     }
 
     /// <summary>The customer's stream and the usage charged to it, in sequence order, as Marten events.</summary>

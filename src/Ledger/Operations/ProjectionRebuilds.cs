@@ -564,7 +564,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     private static async Task<List<string>> TableRowsAsync(NpgsqlConnection connection, string table, CancellationToken cancellation)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = $"select t::text from {table} t";
+        command.CommandText = table.Contains(".mt_doc_", StringComparison.Ordinal)
+            ? $"select id::text || ' ' || data::text from {table}"
+            : $"select t::text from {table} t";
         var rows = new List<string>();
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation)) rows.Add(reader.GetString(0));
@@ -611,16 +613,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     private async Task<List<string>> RowsAsync(NpgsqlConnection connection, ReadModel model, CancellationToken cancellation)
     {
         var rows = new List<string>();
-        foreach (var table in model.Tables(Schema))
-        {
-            await using var command = connection.CreateCommand();
-            command.CommandText = table.Contains(".mt_doc_", StringComparison.Ordinal)
-                ? $"select id::text || ' ' || data::text from {table}"
-                : $"select t::text from {table} t";
-            await using var reader = await command.ExecuteReaderAsync(cancellation);
-            while (await reader.ReadAsync(cancellation)) rows.Add(reader.GetString(0));
-        }
-
+        foreach (var table in model.Tables(Schema)) rows.AddRange(await TableRowsAsync(connection, table, cancellation));
         return rows;
     }
 

@@ -13,7 +13,7 @@ namespace Ledger.Operations;
 /// version (a new ledger, or one from before versions were kept).
 /// </summary>
 public sealed class ProjectionVersions(IDocumentStore store, ReadModels models, ProjectionRebuilds rebuilds, LedgerRoles roles,
-    ILogger<ProjectionVersions> logger) : IHostedService
+    TimeProvider clock, ILogger<ProjectionVersions> logger) : IHostedService
 {
     /// <summary>Starts a rebuild of every table read model whose live table is older than its code; returns the rebuilds started.</summary>
     public async Task<List<RebuildStatus>> CheckAsync(CancellationToken cancellation)
@@ -25,8 +25,8 @@ public sealed class ProjectionVersions(IDocumentStore store, ReadModels models, 
         {
             foreach (var model in tableModels)
             {
-                session.QueueSqlCommand($"insert into {schema}.{ProjectionRebuilds.VersionsTable} (projection, version, built_at) values (?, ?, now()) " +
-                                        "on conflict (projection) do nothing", model.Name, model.Version);
+                session.QueueSqlCommand($"insert into {schema}.{ProjectionRebuilds.VersionsTable} (projection, version, built_at) values (?, ?, ?) " +
+                                        "on conflict (projection) do nothing", model.Name, model.Version, clock.GetUtcNow());
             }
 
             await session.SaveChangesAsync(cancellation);
