@@ -22,7 +22,7 @@ public sealed record HarnessSettings(bool Long, string ServiceDll, string Root, 
 }
 
 /// <summary>The service as a process the harness can kill and start again, on a fixed port.</summary>
-public sealed class Service(HarnessSettings settings, int port) : IDisposable
+public sealed class Service(HarnessSettings settings, int port, IReadOnlyDictionary<string, string>? environment = null) : IDisposable
 {
     public const string SigningKey = "faults-signing-key-0123456789abcdef-0123456789";
     private Process? _process;
@@ -30,7 +30,17 @@ public sealed class Service(HarnessSettings settings, int port) : IDisposable
 
     public string Url { get; } = $"http://127.0.0.1:{port}";
 
+    /// <summary>The node's name (Ledger:NodeName), when the harness gave it one.</summary>
+    public string? Name => environment?.GetValueOrDefault("Ledger__NodeName");
+
     public int Pid => _process?.Id ?? 0;
+
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
 
     public string LogTail => _log.Length > 4000 ? _log.ToString(_log.Length - 4000, 4000) : _log.ToString();
 
@@ -46,6 +56,7 @@ public sealed class Service(HarnessSettings settings, int port) : IDisposable
         start.Environment["Ledger__Kafka__BootstrapServers"] = settings.Kafka;
         start.Environment["Ledger__Durability"] = "Solo";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         _process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
@@ -162,6 +173,19 @@ public static class Stored
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
         return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
+    /// <summary>Units of usage in the events, and in the rollups' totals (every usage event, every customer).</summary>
+    public static async Task<(decimal Events, decimal RolledUp)> UsageUnitsAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "select (select coalesce(sum((data ->> 'quantity')::numeric), 0) from ledger.mt_events where type = 'usage_recorded'), " +
+            "(select coalesce(sum(quantity), 0) from ledger.usage_rollups where dimension = '')", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetDecimal(0), reader.GetDecimal(1));
     }
 
     /// <summary>(rows, distinct ids) of the top-ups whose id starts with the prefix.</summary>

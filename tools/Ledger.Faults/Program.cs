@@ -5,12 +5,13 @@ using Ledger.Faults;
 // real processes, real signals. `--long` runs every fault at a larger scale and several rounds.
 // Prints the table docs/reliability.md records; exits 1 when any fault lost, doubled or broke something.
 var settings = HarnessSettings.FromEnvironment(args);
-var port = FreePort();
+var port = Service.FreePort();
 using var service = new Service(settings, port);
 var postgres = new Postgres(settings);
 await service.StartAsync();
 var token = await TokenAsync(settings);
-var scenarios = new Scenarios(settings, service, postgres, () => new Api(service.Url, token), () => new Api(service.Url, token, TimeSpan.FromMinutes(5)));
+var scenarios = new Scenarios(settings, service, postgres, () => new Api(service.Url, token), () => new Api(service.Url, token, TimeSpan.FromMinutes(5)),
+    url => new Api(url, token));
 await scenarios.SetUpAsync();
 
 var rounds = settings.Long ? 3 : 1;
@@ -28,6 +29,7 @@ for (var round = 1; round <= rounds; round++)
                  ("PostgreSQL restarted", () => scenarios.PostgresDownAsync(TimeSpan.Zero)),
                  ("PostgreSQL stopped 8 s", () => scenarios.PostgresDownAsync(TimeSpan.FromSeconds(8))),
                  ("slow and idle clients", scenarios.SlowAndIdleClientsAsync),
+                 ("async daemon node SIGKILLed", scenarios.DaemonFailoverAsync),
              })
     {
         if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;
@@ -63,13 +65,6 @@ for (var i = 0; i < outcomes.Count; i++)
 }
 
 return outcomes.All(o => o.Passed) ? 0 : 1;
-
-static int FreePort()
-{
-    using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-    listener.Start();
-    return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-}
 
 static async Task<string> TokenAsync(HarnessSettings settings)
 {

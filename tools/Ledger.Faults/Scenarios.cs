@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.Json.Nodes;
 using Confluent.Kafka;
 
 namespace Ledger.Faults;
@@ -18,7 +19,7 @@ public sealed record Outcome(string Fault, string Load, string DuringTheFault, s
 /// into a real process, lets the ledger recover on its own, and then counts what PostgreSQL holds
 /// against what was acknowledged and runs verify.
 /// </summary>
-public sealed class Scenarios(HarnessSettings settings, Service service, Postgres postgres, Func<Api> api, Func<Api> verifier)
+public sealed class Scenarios(HarnessSettings settings, Service service, Postgres postgres, Func<Api> api, Func<Api> verifier, Func<string, Api> apiAt)
 {
     private int Scale => settings.Long ? 4 : 1;
     private readonly string _run = Guid.NewGuid().ToString("N")[..6];
@@ -68,6 +69,97 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
         return result!["ok"]!.GetValue<bool>()
             ? $"ok ({result["eventsChecked"]!.GetValue<long>():N0} events, {clock.Elapsed.TotalSeconds:0.0} s)"
             : "FAILED: " + string.Join("; ", result["mismatches"]!.AsArray().Take(3).Select(m => m!.ToJsonString()));
+    }
+
+    /// <summary>
+    /// Three nodes on one database, every role on each, the async daemon HotCold: usage flows
+    /// through one node while the node running the daemon's usage-rollups agent is SIGKILLed. Another
+    /// node must take the agent over (measured: from the kill to its first progress), and once the
+    /// load stops the rollups must hold every unit once (the sum against the events) and equal a
+    /// fresh replay (verify mode).
+    /// </summary>
+    public async Task<Outcome> DaemonFailoverAsync()
+    {
+        const string Shard = "UsageRollups";
+        service.Kill();
+        var nodes = Enumerable.Range(1, 3).Select(i => new Service(settings, Service.FreePort(), new Dictionary<string, string>
+        {
+            ["Ledger__Durability"] = "Balanced", ["Ledger__Daemon"] = "HotCold", ["Ledger__NodeName"] = $"faults-node-{i}",
+        })).ToList();
+        try
+        {
+            foreach (var node in nodes) await node.StartAsync();
+            async Task<JsonNode> Rollups(Service via) =>
+                (await apiAt(via.Url).MustAsync(HttpMethod.Get, "/v1/admin/projections"))!["items"]!.AsArray().Single(i => i!["name"]!.GetValue<string>() == Shard)!;
+
+            var clock = Stopwatch.StartNew();
+            string? holder = null;
+            while (clock.Elapsed < TimeSpan.FromSeconds(60) && (holder = (string?)(await Rollups(nodes[0]))["node"]) is null) await Task.Delay(200);
+            var running = nodes.SingleOrDefault(n => n.Name == holder)
+                          ?? throw new InvalidOperationException($"No node took the {Shard} agent within 60 s (holder: {holder ?? "none"}).");
+            var survivor = nodes.First(n => n != running);
+
+            // Usage through a node that stays, for the whole fault.
+            var prefix = Fresh("d");
+            var stop = false;
+            long sent = 0;
+            var load = Task.Run(async () =>
+            {
+                var client = apiAt(survivor.Url);
+                var random = new Random(11);
+                for (var b = 0; !Volatile.Read(ref stop); b++)
+                {
+                    var answer = await client.SendAsync(HttpMethod.Post, "/v1/usage", Batch($"{prefix}{b}", 100, random));
+                    if (answer is { Status: HttpStatusCode.OK } a) Interlocked.Add(ref sent, a.Body!["accepted"]!.GetValue<int>());
+                }
+            });
+
+            await Task.Delay(TimeSpan.FromSeconds(3 * Scale));
+            var atKill = (await Rollups(survivor))["position"]!.GetValue<long>();
+            running.Kill();
+            var takeover = Stopwatch.StartNew();
+            JsonNode now;
+            while (true)
+            {
+                now = await Rollups(survivor);
+                var node = (string?)now["node"];
+                if (node is not null && node != holder && now["position"]!.GetValue<long>() > atKill) break;
+                if (takeover.Elapsed > TimeSpan.FromSeconds(120)) throw new TimeoutException($"No node took over the {Shard} agent within 120 s: {now.ToJsonString()}");
+                await Task.Delay(100);
+            }
+
+            var tookOver = takeover.Elapsed;
+            var newHolder = (string)now["node"]!;
+            await Task.Delay(TimeSpan.FromSeconds(2 * Scale));
+            Volatile.Write(ref stop, true);
+            await load;
+
+            // Caught up: then every unit once in the rollups, and the rollups equal to a fresh replay.
+            var caughtUp = Stopwatch.StartNew();
+            while ((now = await Rollups(survivor))["lag"]!.GetValue<long>() > 0 && caughtUp.Elapsed < TimeSpan.FromSeconds(120)) await Task.Delay(200);
+            var (events, rolledUp) = await Stored.UsageUnitsAsync(settings.Database);
+            var verifyClient = apiAt(survivor.Url);
+            var rebuild = await verifyClient.MustAsync(HttpMethod.Post, $"/v1/admin/projections/{Shard}/rebuild?mode=verify");
+            var location = $"/v1/admin/projections/{Shard}/rebuilds/{rebuild!["id"]!.GetValue<string>()}";
+            while (rebuild!["status"]!.GetValue<string>() == "running")
+            {
+                await Task.Delay(200);
+                rebuild = await verifyClient.MustAsync(HttpMethod.Get, location);
+            }
+
+            var differences = rebuild["differenceCount"]?.GetValue<long>() ?? -1;
+            var passed = now["lag"]!.GetValue<long>() == 0 && events == rolledUp && rebuild["status"]!.GetValue<string>() == "completed" && differences == 0;
+            return new Outcome("SIGKILL of the node running the async daemon (3 nodes, HotCold)",
+                $"3 nodes; 100-event batches through {survivor.Name} for {5 * Scale} s",
+                $"{holder} killed at position {atKill:N0}; {newHolder} took over and progressed {tookOver.TotalSeconds:0.0} s later",
+                $"caught up; {rolledUp:N0} units rolled up for {events:N0} in the events; replay differences: {differences}",
+                (long)Math.Max(events - rolledUp, 0), (long)Math.Max(rolledUp - events, 0), $"{Interlocked.Read(ref sent):N0} events sent", passed);
+        }
+        finally
+        {
+            foreach (var node in nodes) node.Kill();
+            await service.StartAsync();
+        }
     }
 
     /// <summary>Several HTTP clients send usage; the service is SIGKILLed; every batch is sent again after the restart.</summary>

@@ -43,7 +43,11 @@ public static class LedgerHost
             RequestLimits.Configure(kestrel.Limits);
         });
 
-        var dataSource = new NpgsqlDataSourceBuilder(connectionString) { Name = "ledger" }.Build();
+        var dataSourceBuilder = new NpgsqlDataSourceBuilder(connectionString) { Name = "ledger" };
+        // Every connection carries the node's name, so PostgreSQL (pg_stat_activity) and the admin API
+        // can say which node holds what, such as the async daemon's lock.
+        dataSourceBuilder.ConnectionStringBuilder.ApplicationName ??= NodeName(configuration);
+        var dataSource = dataSourceBuilder.Build();
         builder.Services.AddSingleton(dataSource);
 
         builder.Services.AddMarten(options =>
@@ -161,6 +165,10 @@ public static class LedgerHost
         !roles.Projections
             ? JasperFx.Events.Daemon.DaemonMode.Disabled
             : Enum.Parse<JasperFx.Events.Daemon.DaemonMode>(configuration["Ledger:Daemon"] ?? "HotCold", ignoreCase: true);
+
+    /// <summary>This node's name: <c>Ledger:NodeName</c>, or the host name (a pod's name) and process id.</summary>
+    public static string NodeName(IConfiguration configuration) =>
+        configuration["Ledger:NodeName"] is { Length: > 0 } name ? name : $"ledger-{Environment.MachineName}-{Environment.ProcessId}";
 
     public static string ConnectionString(IConfiguration configuration) =>
         configuration.GetConnectionString("Ledger") ?? configuration["LEDGER_CONNECTION"]

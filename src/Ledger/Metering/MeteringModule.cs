@@ -16,17 +16,19 @@ public static class MeteringModule
         foreach (var table in MeteringSchema.Tables(schema)) options.Storage.ExtendedSchemaObjects.Add(table);
         options.Storage.ExtendedSchemaObjects.Add(UsageRollups.Definition(schema));
 
-        // Inline: the rollups are upserted from the events already in memory, one statement per batch,
-        // in the ingestion transaction. Measured cheaper than the async daemon re-reading every
-        // event (docs/benchmarks.md), and usage is visible in rollups the moment it is acknowledged.
-        options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Inline, UsageRollups.ProjectionName,
-            rebuild =>
+        // Async: kept by the async daemon on the projections nodes (HotCold: one node runs it, the
+        // others stand by and take over when it dies), one upsert per page of events, committed with
+        // the daemon's progression, so a page is applied exactly once. Ingestion no longer pays for
+        // it; usage shows in the rollups once the daemon has caught up (ledger_projection_lag).
+        // The wallet view stays inline: a balance is read right after the write that changed it.
+        options.Projections.Add(new UsageRollups(schema), ProjectionLifecycle.Async, UsageRollups.ProjectionName,
+            daemon =>
             {
                 // For Marten's own offline `projections rebuild`; the ledger rebuilds through Operations/ProjectionRebuilds.cs.
-                rebuild.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}");
-                // Large pages: one set-based statement covers thousands of events in a rebuild.
-                rebuild.BatchSize = 5000;
-                rebuild.MaximumHopperSize = 20000;
+                daemon.DeleteDataInTableOnTeardown($"{schema}.{UsageRollups.TableName}");
+                // Large pages: one set-based statement covers thousands of events.
+                daemon.BatchSize = 5000;
+                daemon.MaximumHopperSize = 20000;
             });
     }
 

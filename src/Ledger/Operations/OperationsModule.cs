@@ -12,5 +12,6 @@ public static class OperationsModule
 
     public static IServiceCollection AddOperations(this IServiceCollection services) =>
         services.AddSingleton<ReadModels>().AddSingleton<ProjectionRebuilds>()
-            .AddSingleton<ProjectionVersions>().AddHostedService(sp => sp.GetRequiredService<ProjectionVersions>());
+            .AddSingleton<ProjectionVersions>().AddHostedService(sp => sp.GetRequiredService<ProjectionVersions>())
+            .AddSingleton<DaemonProgress>().AddHostedService(sp => sp.GetRequiredService<DaemonProgress>());
 }

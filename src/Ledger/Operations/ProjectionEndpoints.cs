@@ -1,12 +1,11 @@
 using Ledger.Hosting;
-using Marten;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Ledger.Operations;
 
-public sealed record ProjectionResponse(string Name, string Lifecycle, int Version, long Position, long HighWaterMark, long Lag, string Status);
+public sealed record ProjectionResponse(string Name, string Lifecycle, int Version, long Position, long HighWaterMark, long Lag, string Status, string? Node);
 
 public sealed record ProjectionList(IReadOnlyList<ProjectionResponse> Items);
 
@@ -22,9 +21,12 @@ public sealed record RebuildResponse(string Id, string Projection, string Mode, 
 public static class ProjectionEndpoints
 {
     /// <summary>
-    /// Every read model with its position (the last event sequence applied) against the event
-    /// store's high-water mark. They are all kept inline, in the writers' transactions, so their lag
-    /// is 0 — except while one is being rebuilt, when its position is where the rebuild has got to.
+    /// Every read model with its lifecycle, version, position (the last event sequence applied)
+    /// against the event store's high-water mark, and lag. Inline read models are written in the
+    /// writers' transactions, so their lag is 0 except while one is rebuilt (its position is then
+    /// where the rebuild has got to). UsageRollups is kept by the async daemon: its position is the
+    /// daemon's progression, and <c>node</c> the node running it (<c>status</c> "stopped" when no
+    /// node holds it, "catching-up" while it is behind the high-water mark).
     /// </summary>
     [WolverineGet("/v1/admin/projections", OperationId = "ListProjections")]
     [ProducesResponseType<ProjectionList>(200)]
@@ -32,17 +34,26 @@ public static class ProjectionEndpoints
     [ProducesProblem(403)]
     [Authorize(Policy = Scopes.Admin)]
     [Tags("Operations")]
-    public static async Task<IResult> List(ReadModels readModels, ProjectionRebuilds rebuilds, IDocumentStore store, CancellationToken cancellation)
+    public static async Task<IResult> List(ReadModels readModels, ProjectionRebuilds rebuilds, DaemonProgress daemon, CancellationToken cancellation)
     {
-        var highWaterMark = (await store.Advanced.FetchEventStoreStatistics(token: cancellation)).EventSequenceNumber;
+        var (highWaterMark, daemonPositions) = await daemon.ReadAsync(cancellation);
         var running = (await rebuilds.ListAsync(null, runningOnly: true, cancellation)).ToDictionary(r => r.Projection, StringComparer.OrdinalIgnoreCase);
         var versions = await rebuilds.LiveVersionsAsync(cancellation);
-        return Results.Ok(new ProjectionList(readModels.All.Select(m =>
+        var items = new List<ProjectionResponse>();
+        foreach (var m in readModels.All)
         {
-            var position = running.TryGetValue(m.Name, out var rebuild) ? rebuild.Position : highWaterMark;
-            return new ProjectionResponse(m.Name, "inline", versions.GetValueOrDefault(m.Name, 1), position, highWaterMark, highWaterMark - position,
-                rebuild is null ? "running" : "rebuilding");
-        }).ToList()));
+            var daemonKept = m is BlueGreenReadModel { Async: true };
+            var position = daemonKept ? daemonPositions[m.Name] : running.TryGetValue(m.Name, out var inlineRebuild) ? inlineRebuild.Position : highWaterMark;
+            var node = daemonKept ? await daemon.NodeRunningAsync((BlueGreenReadModel)m, cancellation) : null;
+            var status = running.ContainsKey(m.Name) ? "rebuilding"
+                : daemonKept && node is null ? "stopped"
+                : daemonKept && highWaterMark > position ? "catching-up"
+                : "running";
+            items.Add(new ProjectionResponse(m.Name, daemonKept ? "async" : "inline", versions.GetValueOrDefault(m.Name, 1), position, highWaterMark,
+                highWaterMark - position, status, node));
+        }
+
+        return Results.Ok(new ProjectionList(items));
     }
 
     /// <summary>

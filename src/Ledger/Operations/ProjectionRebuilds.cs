@@ -38,9 +38,14 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>Events each read model is behind the store, as this node knows it: 0 for an inline read model, the rest of the replay while it rebuilds here.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> Lag = new(StringComparer.Ordinal);
 
+    /// <summary>Events the async daemon is behind the store, per read model it keeps (<see cref="DaemonProgress"/>).</summary>
+    internal static readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> DaemonLag = new(StringComparer.Ordinal);
+
     private static readonly System.Diagnostics.Metrics.ObservableGauge<long> LagGauge = Hosting.Observability.Meter.CreateObservableGauge("ledger.projection.lag",
-        () => Lag.Select(l => new System.Diagnostics.Metrics.Measurement<long>(l.Value, new KeyValuePair<string, object?>("projection", l.Key))), "{event}",
-        "Events a read model is behind the event store (inline read models: 0, except while being rebuilt on this node).");
+        () => Lag.Select(l => new System.Diagnostics.Metrics.Measurement<long>(Math.Max(l.Value, DaemonLag.GetValueOrDefault(l.Key)),
+            new KeyValuePair<string, object?>("projection", l.Key))), "{event}",
+        "Events a read model is behind the event store: for one the async daemon keeps, how far the daemon is behind (read every 5 s); " +
+        "for an inline one 0, except while being rebuilt on this node.");
 
     /// <summary>Makes the read models known to the lag gauge, at 0.</summary>
     public static void Track(IEnumerable<ReadModel> models)
@@ -258,7 +263,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             while (true)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var head = await HeadAsync(cancellation);
+                var head = await TargetAsync(model, cancellation);
                 // Near the head the switch below takes the rest, under the lock: no chasing writers,
                 // and no waiting on a transaction still in flight.
                 if (head - position < PageSize) break;
@@ -357,7 +362,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>
     /// Rebuilds one customer's rows of a table read model, in one transaction: the customer's
     /// account row is locked first (every writer of a customer takes it), so no write of that
-    /// customer runs meanwhile and none of another customer waits; the customer's rows are deleted
+    /// customer runs meanwhile and none of another customer waits (for a read model the async
+    /// daemon keeps, the daemon waits too); the customer's rows are deleted
     /// and the customer's events replayed in pages, <paramref name="progress"/> hearing of each.
     /// Returns the number of events replayed.
     /// </summary>
@@ -370,6 +376,15 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         if (await Accounts.AccountTable.LockAsync(connection, Schema, customerId, cancellation) is null)
             throw new InvalidOperationException($"No customer '{customerId}'.");
 
+        // Kept by the async daemon: the daemon (its only writer) waits meanwhile, and the customer's
+        // rows are rebuilt from the events up to its progression, where it goes on from.
+        var upTo = long.MaxValue;
+        if (model.Async)
+        {
+            await ExecuteAsync(connection, $"lock table {live} in exclusive mode", cancellation);
+            upTo = await TargetAsync(connection, model, cancellation);
+        }
+
         await using (var delete = connection.CreateCommand())
         {
             delete.CommandText = $"delete from {live} where customer_id = $1";
@@ -378,7 +393,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
 
         var events = (await Audit.AuditVerifier.EventsOfAsync(session, connection, customerId, cancellation))
-            .Where(e => model.EventTypes.Contains(e.EventType)).ToList();
+            .Where(e => model.EventTypes.Contains(e.EventType) && e.Sequence <= upTo).ToList();
         var projection = model.Into(live);
         long done = 0;
         foreach (var page in events.Chunk(PageSize))
@@ -414,12 +429,16 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
 
         await ExecuteAsync(connection, $"lock table {live} in exclusive mode", cancellation);
+        // Inline: every event committed now (a writer still in flight writes the live table after
+        // the switch, so into the new copy). Async: up to the daemon's progression, which cannot
+        // move while the lock keeps the daemon from writing the live table; it goes on from there.
+        var upTo = model.Async ? await TargetAsync(connection, model, cancellation) : long.MaxValue;
         long applied = 0;
         await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
         {
             var after = position;
             var rest = await session.Events.QueryAllRawEvents()
-                .Where(e => e.Sequence > after && e.EventTypesAre(model.EventTypes))
+                .Where(e => e.Sequence > after && e.Sequence <= upTo && e.EventTypesAre(model.EventTypes))
                 .OrderBy(e => e.Sequence).ToListAsync(cancellation);
             if (rest.Count > 0)
             {
@@ -518,9 +537,24 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         return last < upTo ? (last, last + 1) : (upTo, null);
     }
 
-    private async Task<long> HeadAsync(CancellationToken cancellation)
+    /// <summary>
+    /// How far the new copy must get: the event store's head for an inline read model, and for one
+    /// kept by the async daemon the daemon's progression — its live table holds exactly the events up
+    /// to there, and the daemon goes on from there into whichever table then has the live name.
+    /// </summary>
+    private async Task<long> TargetAsync(BlueGreenReadModel model, CancellationToken cancellation)
     {
-        await using var command = dataSource.CreateCommand($"select coalesce(max(seq_id), 0) from {Schema}.mt_events");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellation);
+        return await TargetAsync(connection, model, cancellation);
+    }
+
+    private async Task<long> TargetAsync(NpgsqlConnection connection, BlueGreenReadModel model, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = model.Async
+            ? $"select coalesce((select last_seq_id from {Schema}.mt_event_progression where name = $1), 0)"
+            : $"select coalesce(max(seq_id), 0) from {Schema}.mt_events";
+        if (model.Async) command.Parameters.Add(new NpgsqlParameter { Value = model.ShardName });
         return (long)(await command.ExecuteScalarAsync(cancellation))!;
     }
 

@@ -34,8 +34,17 @@ public abstract class ReadModel(string name, Type[] eventTypes)
 /// its own beside the live one, which keeps serving and being written, and the two are switched
 /// in one short step (<see cref="ProjectionRebuilds"/>).
 /// </summary>
-public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table, int version) : ReadModel(name, eventTypes)
+public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table, int version, bool keptAsync) : ReadModel(name, eventTypes)
 {
+    /// <summary>
+    /// Kept by the async daemon (not inline): the live table holds exactly the events up to the
+    /// daemon's progression, so a rebuild's copy follows that progression, not the event store's head.
+    /// </summary>
+    public bool Async { get; } = keptAsync;
+
+    /// <summary>The daemon's progression row for it (Marten's shard name).</summary>
+    public string ShardName => Name + ":All";
+
     /// <summary>The version of the projection's code; a live table built by an older one is rebuilt.</summary>
     public int Version { get; } = version;
 
@@ -56,9 +65,10 @@ public sealed class ReadModels
         var schema = store.Options.DatabaseSchemaName;
         All =
         [
-            new SetBased(WalletTable.ProjectionName, WalletTable.Version, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes),
+            new SetBased(WalletTable.ProjectionName, WalletTable.Version, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes,
+                keptAsync: false),
             new SetBased(UsageRollups.ProjectionName, UsageRollups.Version, new UsageRollups(schema), UsageRollups.Into, UsageRollups.TableName,
-                [typeof(UsageRecorded)]),
+                [typeof(UsageRecorded)], keptAsync: true),
             new Invoices(),
             new Aggregates<Customer, CustomerRegistered, CustomerUpdated>("Customers", "mt_doc_customer",
                 Customer.Create, (c, e) => c.Apply(e), e => Common.StreamKeys.Customer(e.CustomerId), e => Common.StreamKeys.Customer(e.CustomerId)),
@@ -78,7 +88,7 @@ public sealed class ReadModels
     /// SQL statements. Rebuilt blue/green: into a new copy of its table beside the live one.
     /// </summary>
     private sealed class SetBased(string name, int version, Common.SetBasedProjection projection, Func<string, Common.SetBasedProjection> into,
-        string table, Type[] eventTypes) : BlueGreenReadModel(name, eventTypes, table, version)
+        string table, Type[] eventTypes, bool keptAsync) : BlueGreenReadModel(name, eventTypes, table, version, keptAsync)
     {
         public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{Table}"];
 

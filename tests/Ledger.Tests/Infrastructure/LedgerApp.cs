@@ -44,7 +44,8 @@ public sealed class LedgerApp : IAsyncLifetime
             web.UseSetting("Ledger:Auth:SigningKey", SigningKey);
             web.UseSetting("Ledger:Durability", "Solo");
             web.UseSetting("Ledger:Roles", roles);
-            web.UseSetting("Ledger:Daemon", "Solo");
+            // As in production: one daemon per schema elected through its advisory locks (the admin API names the node holding them).
+            web.UseSetting("Ledger:Daemon", "HotCold");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) web.UseSetting(key, value);
         });
     }

@@ -3,6 +3,7 @@ using System.Text;
 using Ledger.Metering.Kafka;
 using Ledger.Tests.Infrastructure;
 using Marten;
+using Marten.Events;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Ledger.Tests.Metering;
@@ -38,6 +39,8 @@ public class KafkaIngestionTests(KafkaLedgerApp app)
         (await UsageCountAsync(customer)).ShouldBe(50);
         // 100 − (40 × 1 + 10 × 2) × 0.115
         (await _client.WalletAsync(customer)).Str("balance").ShouldBe("93.100000");
+        // The rollups are the async daemon's: read once it has caught up.
+        await app.Host.WaitForNonStaleProjectionDataAsync(TimeSpan.FromSeconds(30));
         var (status, usage) = await _client.GetJson(
             $"/v1/customers/{customer}/usage?from={DateTimeOffset.UtcNow.AddYears(-1):yyyy-MM-01T00:00:00Z}&to={DateTimeOffset.UtcNow.AddMonths(2):yyyy-MM-01T00:00:00Z}&granularity=month&meter=otp.whatsapp");
         status.ShouldBe(HttpStatusCode.OK);

@@ -17,8 +17,10 @@ public sealed class UsageRollups : SetBasedProjection
     /// <summary>
     /// The version of what this projection writes. Raise it when a change to the code changes the
     /// rows it gives: the next start rebuilds the table blue/green (Operations/ProjectionVersions.cs).
+    /// Version 2: kept by the async daemon instead of inline (a table built inline has no daemon
+    /// progression, so the daemon applies its events again; the rebuild replaces it).
     /// </summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     public const string TableName = "usage_rollups";
     public const string LateDimension = "late";
