@@ -30,6 +30,7 @@ for (var round = 1; round <= rounds; round++)
                  ("PostgreSQL stopped 8 s", () => scenarios.PostgresDownAsync(TimeSpan.FromSeconds(8))),
                  ("slow and idle clients", scenarios.SlowAndIdleClientsAsync),
                  ("async daemon node SIGKILLed", scenarios.DaemonFailoverAsync),
+                 ("outbox node SIGKILLed", scenarios.RelayFailoverAsync),
              })
     {
         if (only is not null && !name.Contains(only, StringComparison.OrdinalIgnoreCase)) continue;

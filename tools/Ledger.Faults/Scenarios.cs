@@ -78,17 +78,10 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
     /// load stops the rollups must hold every unit once (the sum against the events) and equal a
     /// fresh replay (verify mode).
     /// </summary>
-    public async Task<Outcome> DaemonFailoverAsync()
+    public Task<Outcome> DaemonFailoverAsync() => WithNodesAsync(3, async nodes =>
     {
         const string Shard = "UsageRollups";
-        service.Kill();
-        var nodes = Enumerable.Range(1, 3).Select(i => new Service(settings, Service.FreePort(), new Dictionary<string, string>
         {
-            ["Ledger__Durability"] = "Balanced", ["Ledger__Daemon"] = "HotCold", ["Ledger__NodeName"] = $"faults-node-{i}",
-        })).ToList();
-        try
-        {
-            foreach (var node in nodes) await node.StartAsync();
             async Task<JsonNode> Rollups(Service via) =>
                 (await apiAt(via.Url).MustAsync(HttpMethod.Get, "/v1/admin/projections"))!["items"]!.AsArray().Single(i => i!["name"]!.GetValue<string>() == Shard)!;
 
@@ -155,11 +148,100 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
                 $"caught up; {rolledUp:N0} units rolled up for {events:N0} in the events; replay differences: {differences}",
                 (long)Math.Max(events - rolledUp, 0), (long)Math.Max(rolledUp - events, 0), $"{Interlocked.Read(ref sent):N0} events sent", passed);
         }
+    });
+
+    /// <summary>
+    /// Two nodes (Wolverine's durability Balanced): the broker is frozen while one node commits
+    /// top-ups, so their integration events wait in that node's outbox; the node is SIGKILLed and the
+    /// broker thawed. The other node must find the dead node's envelopes and send every one
+    /// (measured: from the kill to the last delivery).
+    /// </summary>
+    public Task<Outcome> RelayFailoverAsync() => WithNodesAsync(2, async nodes =>
+    {
+        var prefix = Fresh("r");
+        var topUps = 20 * Scale;
+        var client = apiAt(nodes[0].Url);
+        var answered = 0;
+        Signal("STOP", settings.KafkaPid);
+        Stopwatch sinceKill;
+        try
+        {
+            for (var i = 0; i < topUps; i++)
+            {
+                var answer = await client.SendAsync(HttpMethod.Post, $"/v1/wallets/{_customers[i % _customers.Count]}/top-ups", $$"""{ "id": "{{prefix}}{{i}}", "amount": "1.00" }""");
+                if (answer is { Status: HttpStatusCode.Created }) answered++;
+            }
+
+            nodes[0].Kill();
+            sinceKill = Stopwatch.StartNew();
+        }
+        finally
+        {
+            Signal("CONT", settings.KafkaPid);
+        }
+
+        var (seen, lastAt) = ToppedUpDelivered(prefix, topUps, TimeSpan.FromSeconds(180), sinceKill);
+        var (rows, distinct) = await Stored.TopUpsAsync(settings.Database, prefix);
+        var delivered = seen.Count;
+        return new Outcome("SIGKILL of a node holding unsent integration events (2 nodes, broker frozen meanwhile)", $"{topUps} top-ups through {nodes[0].Name}",
+            $"{answered} of {topUps} answered 201; {nodes[0].Name} killed with the broker frozen, then the broker thawed",
+            $"{delivered} of {topUps} topped_up events delivered by {nodes[1].Name}, the last {lastAt.TotalSeconds:0.0} s after the kill ({seen.Values.Count(v => v > 1)} more than once)",
+            topUps - delivered, rows - distinct, "not run (verify runs after every other fault)", answered == topUps && delivered == topUps && distinct == topUps && rows == distinct);
+    });
+
+    /// <summary>The harness's service stops, and <paramref name="count"/> nodes on the same database run the fault; then the service comes back.</summary>
+    private async Task<Outcome> WithNodesAsync(int count, Func<List<Service>, Task<Outcome>> fault)
+    {
+        service.Kill();
+        var nodes = Enumerable.Range(1, count).Select(i => new Service(settings, Service.FreePort(), new Dictionary<string, string>
+        {
+            ["Ledger__Durability"] = "Balanced", ["Ledger__Daemon"] = "HotCold", ["Ledger__NodeName"] = $"faults-node-{i}",
+        })).ToList();
+        try
+        {
+            foreach (var node in nodes) await node.StartAsync();
+            return await fault(nodes);
+        }
         finally
         {
             foreach (var node in nodes) node.Kill();
             await service.StartAsync();
         }
+    }
+
+    /// <summary>The ledger.wallet.topped_up events with ids starting with the prefix read from the topic (count per id), and when the last new one came.</summary>
+    private (Dictionary<string, int> Seen, TimeSpan LastAt) ToppedUpDelivered(string prefix, int expected, TimeSpan limit, Stopwatch clock)
+    {
+        var seen = new Dictionary<string, int>();
+        var lastAt = TimeSpan.Zero;
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = settings.Kafka, GroupId = "faults-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).Build();
+        consumer.Subscribe("ledger.events.v1");
+        var deadline = clock.Elapsed + limit;
+        while (seen.Count < expected && clock.Elapsed < deadline)
+        {
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (record?.Message?.Value is not { } value) continue;
+            var id = JsonNode.Parse(value)?["data"]?["topUpId"]?.GetValue<string>();
+            if (id is null || !id.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            if (!seen.ContainsKey(id)) lastAt = clock.Elapsed;
+            seen[id] = seen.GetValueOrDefault(id) + 1;
+        }
+
+        // A little longer: a second copy of one already seen would show up here.
+        var extra = Stopwatch.StartNew();
+        while (extra.Elapsed < TimeSpan.FromSeconds(2))
+        {
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            var id = record?.Message?.Value is { } value ? JsonNode.Parse(value)?["data"]?["topUpId"]?.GetValue<string>() : null;
+            if (id is not null && id.StartsWith(prefix, StringComparison.Ordinal)) seen[id] = seen.GetValueOrDefault(id) + 1;
+        }
+
+        consumer.Close();
+        return (seen, lastAt);
     }
 
     /// <summary>Several HTTP clients send usage; the service is SIGKILLed; every batch is sent again after the restart.</summary>
@@ -283,25 +365,7 @@ public sealed class Scenarios(HarnessSettings settings, Service service, Postgre
         }
 
         // Every top-up's ledger.wallet.topped_up event arrives, once the broker is back.
-        var seen = new Dictionary<string, int>();
-        using (var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
-               {
-                   BootstrapServers = settings.Kafka, GroupId = "faults-" + Guid.NewGuid().ToString("N"), AutoOffsetReset = AutoOffsetReset.Earliest,
-                   EnableAutoCommit = false,
-               }).Build())
-        {
-            consumer.Subscribe("ledger.events.v1");
-            var clock = Stopwatch.StartNew();
-            while (seen.Count < topUps && clock.Elapsed < TimeSpan.FromSeconds(60))
-            {
-                var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
-                if (record?.Message?.Value is not { } value) continue;
-                var id = System.Text.Json.Nodes.JsonNode.Parse(value)?["data"]?["topUpId"]?.GetValue<string>();
-                if (id is not null && id.StartsWith(prefix, StringComparison.Ordinal)) seen[id] = seen.GetValueOrDefault(id) + 1;
-            }
-
-            consumer.Close();
-        }
+        var (seen, _) = ToppedUpDelivered(prefix, topUps, TimeSpan.FromSeconds(60), Stopwatch.StartNew());
 
         var (rows, distinct) = await Stored.TopUpsAsync(settings.Database, prefix);
         var verify = await VerifyAsync();

@@ -99,6 +99,12 @@ public static class LedgerHost
             // to compiling at run time if a type is missing, and test.sh fails if the files are stale.
             options.CodeGeneration.TypeLoadMode = JasperFx.CodeGeneration.TypeLoadMode.Auto;
             options.Durability.Mode = Enum.Parse<DurabilityMode>(configuration["Ledger:Durability"] ?? nameof(DurabilityMode.Balanced), ignoreCase: true);
+            // A node that dies with integration events still in its outbox: the others see its heartbeat
+            // stop (every 5 s; stale after 20 s, ejected on the second stale look) and send its envelopes.
+            // Wolverine's defaults (10 s, 1 min) left them waiting 76 s in the fault harness; consumers
+            // deduplicate by id, so a live node taken for dead costs a duplicate at worst.
+            options.Durability.HealthCheckPollingTime = TimeSpan.FromSeconds(5);
+            options.Durability.StaleNodeTimeout = TimeSpan.FromSeconds(20);
             LedgerCommands.Configure(options);
             Integration.KafkaTransport.Configure(options, KafkaSettings.From(configuration));
         });
