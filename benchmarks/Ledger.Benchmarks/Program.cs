@@ -39,6 +39,11 @@ if (Environment.GetEnvironmentVariable("BENCH_MODE") == "audit")
     return await AuditExportBenchmark.RunAsync(settings, http, Send);
 }
 
+if (Environment.GetEnvironmentVariable("BENCH_MODE") == "rebuild")
+{
+    return await RebuildBenchmark.RunAsync(settings, http, Send);
+}
+
 if (Environment.GetEnvironmentVariable("BENCH_MODE") == "kafka")
 {
     return await KafkaBenchmark.RunAsync(settings, Send);

@@ -15,6 +15,12 @@ public sealed record Customer(
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
+    /// <summary>
+    /// The version of what the projection writes. Raise it when a change to the code changes the
+    /// documents it gives: the next start rebuilds them blue/green (Operations/ProjectionVersions.cs).
+    /// </summary>
+    public const int ProjectionVersion = 1;
+
     public static Customer Create(CustomerRegistered e) =>
         new(StreamKeys.Customer(e.CustomerId), e.CustomerId, e.Name, e.PlanId, e.Currency, e.CreditLimit,
             e.LowBalanceThreshold, e.BillingTimeZone, e.RegisteredAt, e.RegisteredAt);

@@ -7,6 +7,16 @@ namespace Ledger.Invoicing;
 /// <summary>An issued invoice as finance reads it; id <c>INV-{period}-{customerId}</c>.</summary>
 public sealed record Invoice(string Id, InvoiceDocument Document, SellerInfo Seller, decimal UsageCharged, decimal Settlement, string PdfSha256)
 {
+    /// <summary>
+    /// The version of what the projection writes. Raise it when a change to the code changes the
+    /// documents it gives: the next start rebuilds them blue/green (Operations/ProjectionVersions.cs).
+    /// </summary>
+    public const int ProjectionVersion = 1;
+
+    /// <summary>The invoice document an issued invoice gives.</summary>
+    public static Invoice From(InvoiceIssued issued) =>
+        new(issued.Invoice.Id, issued.Invoice, issued.Seller, issued.UsageCharged, issued.Invoice.Total - issued.UsageCharged, issued.PdfSha256);
+
     public static string IdFor(string period, string customerId) => $"INV-{period}-{customerId}";
 
     /// <summary>Whether an id has the shape of an invoice id; any other text is answered 404 without a query.</summary>
@@ -22,8 +32,7 @@ public sealed partial class InvoiceProjection : EventProjection
     {
         if (e.Data is InvoiceIssued issued)
         {
-            operations.Store(new Invoice(issued.Invoice.Id, issued.Invoice, issued.Seller, issued.UsageCharged,
-                issued.Invoice.Total - issued.UsageCharged, issued.PdfSha256));
+            operations.Store(Invoice.From(issued));
         }
 
         return ValueTask.CompletedTask;

@@ -21,7 +21,7 @@ public sealed class DaemonProgress(IDocumentStore store, NpgsqlDataSource dataSo
         var highWaterMark = byShard.GetValueOrDefault("HighWaterMark");
         // The high-water mark row moves only while a daemon runs; the event store's own head never lags behind it.
         highWaterMark = Math.Max(highWaterMark, (await store.Advanced.FetchEventStoreStatistics(token: cancellation)).EventSequenceNumber);
-        var positions = models.All.OfType<BlueGreenReadModel>().Where(m => m.Async)
+        var positions = models.All.Where(m => m.Async)
             .ToDictionary(m => m.Name, m => byShard.GetValueOrDefault(m.ShardName), StringComparer.OrdinalIgnoreCase);
         return (highWaterMark, positions);
     }
@@ -32,7 +32,7 @@ public sealed class DaemonProgress(IDocumentStore store, NpgsqlDataSource dataSo
     /// name on its connections (<c>application_name</c>, <see cref="Hosting.LedgerHost.NodeName"/>).
     /// The lock id is Marten's own, from the schema and the shard.
     /// </summary>
-    public async Task<string?> NodeRunningAsync(BlueGreenReadModel model, CancellationToken cancellation)
+    public async Task<string?> NodeRunningAsync(ReadModel model, CancellationToken cancellation)
     {
         var options = (StoreOptions)store.Options;
         var shard = options.Projections.AllShards().Select(s => s.Name).FirstOrDefault(n => n.Identity == model.ShardName);

@@ -42,9 +42,9 @@ public static class ProjectionEndpoints
         var items = new List<ProjectionResponse>();
         foreach (var m in readModels.All)
         {
-            var daemonKept = m is BlueGreenReadModel { Async: true };
+            var daemonKept = m.Async;
             var position = daemonKept ? daemonPositions[m.Name] : running.TryGetValue(m.Name, out var inlineRebuild) ? inlineRebuild.Position : highWaterMark;
-            var node = daemonKept ? await daemon.NodeRunningAsync((BlueGreenReadModel)m, cancellation) : null;
+            var node = daemonKept ? await daemon.NodeRunningAsync(m, cancellation) : null;
             var status = running.ContainsKey(m.Name) ? "rebuilding"
                 : daemonKept && node is null ? "stopped"
                 : daemonKept && highWaterMark > position ? "catching-up"
@@ -58,9 +58,9 @@ public static class ProjectionEndpoints
 
     /// <summary>
     /// Rebuilds a read model from the events on the running ledger: 202 with the rebuild's
-    /// <c>Location</c> to poll. While it runs, reads answer from the previous rows; a table read model
-    /// (Wallets, UsageRollups) is built beside the live one and switched in one short step, a
-    /// document read model in one transaction its writers wait for; no decision is affected. One rebuild per read model at a
+    /// <c>Location</c> to poll. While it runs, reads answer from the previous rows: the read model's
+    /// table (a plain table, or a Marten document table) is built anew beside the live one and
+    /// switched in one short step; no decision is affected. One rebuild per read model at a
     /// time across all nodes: asking again while one runs → 409 with that rebuild's <c>Location</c>.
     /// With <c>?mode=verify</c>: replays the events beside the live rows in the same way, reports
     /// every row that differs (<c>differenceCount</c>, the first 50 in <c>differences</c>) and

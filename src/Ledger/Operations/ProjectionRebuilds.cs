@@ -13,14 +13,11 @@ public sealed record RebuildStatus(Guid Id, string Projection, string Status, lo
     DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string Mode, long? DifferenceCount, IReadOnlyList<string> Differences);
 
 /// <summary>
-/// Rebuilds of read models on a running ledger. A read model kept in one plain table (wallets,
-/// usage rollups) is rebuilt blue/green (<see cref="RunBlueGreenAsync"/>): a new copy is built
-/// beside the live one and switched in one short step, so readers never see a half-built copy and
-/// writers wait only for that step. A document read model (invoices, customers, plans) is rebuilt
-/// in one transaction that holds its table in EXCLUSIVE mode: readers keep reading the previous
-/// rows (MVCC) until the rebuilt ones commit, all at once; writers that update it inline wait for
-/// the commit rather than write into a half-built table. Either way no event is applied twice or
-/// lost, and no decision reads a read model, so nothing a rebuild does can change a decision.
+/// Rebuilds of read models on a running ledger, every one blue/green (<see cref="RunBlueGreenAsync"/>):
+/// a new copy of its table (a plain table, or a Marten document table) is built beside the live
+/// one and switched in one short step, so readers never see a half-built copy and writers wait only
+/// for that step. No event is applied twice or lost, and no decision reads a read model, so
+/// nothing a rebuild does can change a decision.
 /// Progress is kept in <c>projection_rebuilds</c>, so any node answers the poll, and a partial
 /// unique index allows one running rebuild per read model across all nodes.
 /// </summary>
@@ -106,7 +103,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     public async Task<(RebuildStatus Status, bool Started)> StartAsync(ReadModel model, bool verify, CancellationToken cancellation)
     {
         var (status, started) = await RegisterAsync(model, verify, cancellation);
-        if (started) _ = Task.Run(() => RunAsync(model, status.Id, verify, lifetime.ApplicationStopping), CancellationToken.None);
+        if (started) _ = Task.Run(() => RunBlueGreenAsync(model, status.Id, verify, lifetime.ApplicationStopping, progress: null), CancellationToken.None);
         return (status, started);
     }
 
@@ -115,7 +112,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     {
         var (status, started) = await RegisterAsync(model, verify, cancellation);
         if (!started) throw new InvalidOperationException($"A rebuild of {model.Name} is already running ({status.Id}).");
-        await RunAsync(model, status.Id, verify, cancellation, progress);
+        await RunBlueGreenAsync(model, status.Id, verify, cancellation, progress);
         return (await GetAsync(status.Id, CancellationToken.None))!;
     }
 
@@ -135,95 +132,6 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     }
 
     /// <summary>
-    /// Rebuilds, or with <paramref name="verify"/> builds the rows the events give beside what is
-    /// there (in the same locked transaction), reports every row that differs, and rolls back:
-    /// nothing is replaced.
-    /// </summary>
-    private async Task RunAsync(ReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress = null)
-    {
-        if (model is BlueGreenReadModel blueGreen)
-        {
-            await RunBlueGreenAsync(blueGreen, id, verify, cancellation, progress);
-            return;
-        }
-
-        var started = Stopwatch.GetTimestamp();
-        // Progress goes through a connection taken before the lock: writers waiting on the lock hold
-        // pooled connections, and the rebuild must not wait for one of them to report.
-        await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
-        try
-        {
-            // The transaction is the rebuild's own, not the session's: the session saves each page
-            // into it (SessionOptions.ForTransaction), and only the final commit publishes the rows.
-            await using var connection = await dataSource.OpenConnectionAsync(cancellation);
-            await using var transaction = await connection.BeginTransactionAsync(cancellation);
-            await using var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction));
-            var tables = string.Join(", ", model.Tables(Schema));
-            await using (var lockTables = connection.CreateCommand())
-            {
-                lockTables.CommandText = $"lock table {tables} in exclusive mode";
-                await lockTables.ExecuteNonQueryAsync(cancellation);
-            }
-
-            var live = verify ? await RowsAsync(connection, model, cancellation) : null;
-            await using (var clear = connection.CreateCommand())
-            {
-                clear.CommandText = $"delete from {string.Join("; delete from ", model.Tables(Schema))}";
-                await clear.ExecuteNonQueryAsync(cancellation);
-            }
-
-            var total = await session.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
-            var state = new Dictionary<string, object>(StringComparer.Ordinal);
-            long processed = 0, position = 0;
-            while (true)
-            {
-                var after = position;
-                var page = await session.Events.QueryAllRawEvents()
-                    .Where(e => e.Sequence > after && e.EventTypesAre(model.EventTypes))
-                    .OrderBy(e => e.Sequence)
-                    .Take(PageSize)
-                    .ToListAsync(cancellation);
-                if (page.Count == 0) break;
-
-                await model.ApplyAsync(session, page, state, cancellation);
-                await session.SaveChangesAsync(cancellation);
-                processed += page.Count;
-                position = page[^1].Sequence;
-                Lag[model.Name] = Math.Max(total - processed, 0);
-                var status = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
-                progress?.Invoke(status);
-            }
-
-            if (live is not null)
-            {
-                var differences = Differences(live, await RowsAsync(connection, model, cancellation));
-                await transaction.RollbackAsync(cancellation);
-                await RecordDifferencesAsync(reporter, id, differences, cancellation);
-            }
-            else
-            {
-                await transaction.CommitAsync(cancellation);
-            }
-
-            Lag[model.Name] = 0;
-            var done = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
-            progress?.Invoke(done);
-            logger.LogInformation("Rebuilt {Projection} from {Events} events in {Seconds:0.0} s", model.Name, processed,
-                Stopwatch.GetElapsedTime(started).TotalSeconds);
-        }
-        catch (Exception e)
-        {
-            Lag[model.Name] = 0;
-            logger.LogError(e, "Rebuilding {Projection} failed; the previous rows stay as they were", model.Name);
-            var reason = cancellation.IsCancellationRequested ? "Cancelled: the node stopped before the rebuild finished."
-                : e is PostgresException p ? $"PostgreSQL {p.SqlState}: {p.MessageText}"
-                : $"{e.GetType().Name}: see the log of the node that ran it.";
-            await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
-            progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
-        }
-    }
-
-    /// <summary>
     /// Blue/green: the new copy is built in a table of its own beside the live one, page by page in
     /// transactions of its own, while the live table keeps serving reads and taking the writers'
     /// inline updates. It follows the events up to the head, reading only a gap-free prefix of the
@@ -234,7 +142,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// the new table, which PostgreSQL resolves by name again. In verify mode the two copies are
     /// compared under that lock and the new one is dropped.
     /// </summary>
-    private async Task RunBlueGreenAsync(BlueGreenReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress)
+    private async Task RunBlueGreenAsync(ReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress)
     {
         var started = Stopwatch.GetTimestamp();
         var live = $"{Schema}.{model.Table}";
@@ -243,7 +151,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         var copyName = $"{model.Table}_rebuild_{id.ToString("N")[^8..]}";
         var copy = $"{Schema}.{copyName}";
         var projection = model.Into(copy);
+        var reader = new EventPages(store, model.EventTypes);
         await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
+        await using var pager = await dataSource.OpenConnectionAsync(cancellation);
         try
         {
             await DropLeftoverCopiesAsync(model.Table, cancellation);
@@ -294,12 +204,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 }
 
                 waiting = null;
+                var page = await reader.ReadAsync(pager, position, end, PageSize, cancellation);
                 await using var session = store.LightweightSession();
-                var after = position;
-                var upTo = end;
-                var page = await session.Events.QueryAllRawEvents()
-                    .Where(e => e.Sequence > after && e.Sequence <= upTo && e.EventTypesAre(model.EventTypes))
-                    .OrderBy(e => e.Sequence).Take(PageSize).ToListAsync(cancellation);
                 if (page.Count > 0)
                 {
                     await projection.ApplyAsync(session, page, cancellation);
@@ -321,7 +227,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             {
                 try
                 {
-                    processed += await SwitchOnceAsync(model, id, verify, live, copy, copyName, projection, position, reporter, cancellation);
+                    processed += await SwitchOnceAsync(model, id, verify, live, copy, copyName, projection, reader, position, reporter, cancellation);
                     break;
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 5)
@@ -367,7 +273,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// and the customer's events replayed in pages, <paramref name="progress"/> hearing of each.
     /// Returns the number of events replayed.
     /// </summary>
-    public async Task<long> RebuildCustomerAsync(BlueGreenReadModel model, string customerId, Action<long, long>? progress, CancellationToken cancellation)
+    public async Task<long> RebuildCustomerAsync(ReadModel model, string customerId, Action<long, long>? progress, CancellationToken cancellation)
     {
         var live = $"{Schema}.{model.Table}";
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
@@ -414,8 +320,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// events it has taken since the copy's position, then (verify) compare and roll back, or rename
     /// the copy into place. Fenced: a run no longer registered as running does not switch.
     /// </summary>
-    private async Task<long> SwitchOnceAsync(BlueGreenReadModel model, Guid id, bool verify, string live, string copy, string copyName,
-        Common.SetBasedProjection projection, long position, NpgsqlConnection reporter, CancellationToken cancellation)
+    private async Task<long> SwitchOnceAsync(ReadModel model, Guid id, bool verify, string live, string copy, string copyName,
+        Common.SetBasedProjection projection, EventPages reader, long position, NpgsqlConnection reporter, CancellationToken cancellation)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
         await using var transaction = await connection.BeginTransactionAsync(cancellation);
@@ -436,10 +342,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         long applied = 0;
         await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
         {
-            var after = position;
-            var rest = await session.Events.QueryAllRawEvents()
-                .Where(e => e.Sequence > after && e.Sequence <= upTo && e.EventTypesAre(model.EventTypes))
-                .OrderBy(e => e.Sequence).ToListAsync(cancellation);
+            var rest = await reader.ReadAsync(connection, position, upTo, int.MaxValue, cancellation);
             if (rest.Count > 0)
             {
                 await projection.ApplyAsync(session, rest, cancellation);
@@ -542,13 +445,13 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// kept by the async daemon the daemon's progression — its live table holds exactly the events up
     /// to there, and the daemon goes on from there into whichever table then has the live name.
     /// </summary>
-    private async Task<long> TargetAsync(BlueGreenReadModel model, CancellationToken cancellation)
+    private async Task<long> TargetAsync(ReadModel model, CancellationToken cancellation)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
         return await TargetAsync(connection, model, cancellation);
     }
 
-    private async Task<long> TargetAsync(NpgsqlConnection connection, BlueGreenReadModel model, CancellationToken cancellation)
+    private async Task<long> TargetAsync(NpgsqlConnection connection, ReadModel model, CancellationToken cancellation)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = model.Async
@@ -598,7 +501,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     private static async Task<List<string>> TableRowsAsync(NpgsqlConnection connection, string table, CancellationToken cancellation)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = table.Contains(".mt_doc_", StringComparison.Ordinal)
+        command.CommandText = table.Contains(".mt_doc_", StringComparison.Ordinal) // a document: by id and data (Marten's own columns change on every store)
             ? $"select id::text || ' ' || data::text from {table}"
             : $"select t::text from {table} t";
         var rows = new List<string>();
@@ -642,14 +545,6 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     private const string Columns = "id, projection, status, processed, total, position, error, started_at, finished_at, mode, difference_count, differences";
 
     public const int MaxDifferencesReported = 50;
-
-    /// <summary>Every row of the read model as text (a document by its id and data: Marten's own columns change on every store).</summary>
-    private async Task<List<string>> RowsAsync(NpgsqlConnection connection, ReadModel model, CancellationToken cancellation)
-    {
-        var rows = new List<string>();
-        foreach (var table in model.Tables(Schema)) rows.AddRange(await TableRowsAsync(connection, table, cancellation));
-        return rows;
-    }
 
     /// <summary>Rows only in the live read model, and rows only in the replay, compared by content.</summary>
     private static List<string> Differences(List<string> live, List<string> replayed)

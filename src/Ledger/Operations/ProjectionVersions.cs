@@ -4,8 +4,8 @@ using Marten;
 namespace Ledger.Operations;
 
 /// <summary>
-/// Projection versions for the table read models: each declares the version of what its code
-/// writes (e.g. <c>WalletTable.Version</c>), and <c>projection_versions</c> records the version
+/// Projection versions for the read models: each declares the version of what its code writes
+/// (<c>WalletTable.Version</c>, <c>Invoice.ProjectionVersion</c>, …), and <c>projection_versions</c> records the version
 /// its live table was built by. At start, on a node with the <c>projections</c> role, a read model
 /// whose live table is older than its code is rebuilt blue/green — the new copy built beside the
 /// live one, which keeps serving, and switched when caught up — and the new version recorded in
@@ -20,7 +20,7 @@ public sealed class ProjectionVersions(IDocumentStore store, ReadModels models, 
     {
         await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         var schema = store.Options.DatabaseSchemaName;
-        var tableModels = models.All.OfType<BlueGreenReadModel>().ToList();
+        var tableModels = models.All.ToList();
         await using (var session = store.LightweightSession())
         {
             foreach (var model in tableModels)

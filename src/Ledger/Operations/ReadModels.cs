@@ -10,40 +10,19 @@ using Marten;
 namespace Ledger.Operations;
 
 /// <summary>
-/// One read model of the ledger: the tables it lives in, the events it is built from, and how a
-/// page of those events is applied. Read models are never a lock, a flag or an input to a
-/// decision (those live in the write side: <see cref="Accounts.AccountTable"/>, the usage dedup
-/// and running totals, the money-command receipts), so any of them can be emptied and rebuilt
+/// One read model of the ledger, kept in one table: the events it is built from, and how a page
+/// of them is applied into a table of the same shape. Rebuilt blue/green: the new copy is built in
+/// a table of its own beside the live one, which keeps serving and being written, and the two are
+/// switched in one short step (<see cref="ProjectionRebuilds"/>). Read models are never a lock, a
+/// flag or an input to a decision (those live in the write side: <see cref="Accounts.AccountTable"/>,
+/// the usage dedup and running totals, the money-command receipts), so any of them can be rebuilt
 /// while the ledger runs.
 /// </summary>
-public abstract class ReadModel(string name, Type[] eventTypes)
+public abstract class ReadModel(string name, Type[] eventTypes, string table, int version, bool keptAsync = false, bool perCustomer = false)
 {
     public string Name { get; } = name;
 
     public Type[] EventTypes { get; } = eventTypes;
-
-    /// <summary>Every table the read model writes, schema-qualified.</summary>
-    public abstract IReadOnlyList<string> Tables(string schema);
-
-    /// <summary>Applies a page of events (in sequence order) to the session; <paramref name="state"/> carries what one page leaves to the next.</summary>
-    public abstract Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation);
-}
-
-/// <summary>
-/// A read model kept in one plain table, rebuilt blue/green: the new copy is built in a table of
-/// its own beside the live one, which keeps serving and being written, and the two are switched
-/// in one short step (<see cref="ProjectionRebuilds"/>).
-/// </summary>
-public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string table, int version, bool keptAsync) : ReadModel(name, eventTypes)
-{
-    /// <summary>
-    /// Kept by the async daemon (not inline): the live table holds exactly the events up to the
-    /// daemon's progression, so a rebuild's copy follows that progression, not the event store's head.
-    /// </summary>
-    public bool Async { get; } = keptAsync;
-
-    /// <summary>The daemon's progression row for it (Marten's shard name).</summary>
-    public string ShardName => Name + ":All";
 
     /// <summary>The version of the projection's code; a live table built by an older one is rebuilt.</summary>
     public int Version { get; } = version;
@@ -51,7 +30,19 @@ public abstract class BlueGreenReadModel(string name, Type[] eventTypes, string 
     /// <summary>The live table's name, unqualified.</summary>
     public string Table { get; } = table;
 
-    /// <summary>The same projection, writing into another table of the same shape.</summary>
+    /// <summary>
+    /// Kept by the async daemon (not inline): the live table holds exactly the events up to the
+    /// daemon's progression, so a rebuild's copy follows that progression, not the event store's head.
+    /// </summary>
+    public bool Async { get; } = keptAsync;
+
+    /// <summary>One row per customer and a <c>customer_id</c> column: one customer's rows can be rebuilt alone.</summary>
+    public bool PerCustomer { get; } = perCustomer;
+
+    /// <summary>The daemon's progression row for it (Marten's shard name).</summary>
+    public string ShardName => Name + ":All";
+
+    /// <summary>The same projection, writing into another table of the same shape; one instance per rebuild (it may carry state from page to page).</summary>
     public abstract Common.SetBasedProjection Into(string qualifiedTable);
 }
 
@@ -62,18 +53,24 @@ public sealed class ReadModels
 
     public ReadModels(IDocumentStore store)
     {
-        var schema = store.Options.DatabaseSchemaName;
+        var serializer = store.Options.Serializer();
         All =
         [
-            new SetBased(WalletTable.ProjectionName, WalletTable.Version, new WalletTable(schema), WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes,
-                keptAsync: false),
-            new SetBased(UsageRollups.ProjectionName, UsageRollups.Version, new UsageRollups(schema), UsageRollups.Into, UsageRollups.TableName,
-                [typeof(UsageRecorded)], keptAsync: true),
-            new Invoices(),
-            new Aggregates<Customer, CustomerRegistered, CustomerUpdated>("Customers", "mt_doc_customer",
-                Customer.Create, (c, e) => c.Apply(e), e => Common.StreamKeys.Customer(e.CustomerId), e => Common.StreamKeys.Customer(e.CustomerId)),
-            new Aggregates<Plan, PlanVersionPublished, PlanVersionPublished>("Plans", "mt_doc_plan",
-                Plan.Create, (p, e) => p.Apply(e), e => Common.StreamKeys.Plan(e.PlanId), e => Common.StreamKeys.Plan(e.PlanId)),
+            new SetBased(WalletTable.ProjectionName, WalletTable.Version, WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes, keptAsync: false),
+            new SetBased(UsageRollups.ProjectionName, UsageRollups.Version, UsageRollups.Into, UsageRollups.TableName, [typeof(UsageRecorded)], keptAsync: true),
+            new Documents<Invoice>("Invoices", Invoice.ProjectionVersion, "mt_doc_invoice", [typeof(InvoiceIssued)], serializer, numericRevisions: false,
+                (_, e) => e.Data is InvoiceIssued issued ? (issued.Invoice.Id, Invoice.From(issued)) : null),
+            new Documents<Customer>("Customers", Customer.ProjectionVersion, "mt_doc_customer", [typeof(CustomerRegistered), typeof(CustomerUpdated)], serializer,
+                numericRevisions: true, (docs, e) => e.Data switch
+                {
+                    CustomerRegistered r => (Common.StreamKeys.Customer(r.CustomerId), Customer.Create(r)),
+                    CustomerUpdated u when docs.TryGetValue(Common.StreamKeys.Customer(u.CustomerId), out var c) => (Common.StreamKeys.Customer(u.CustomerId), c.Apply(u)),
+                    _ => null,
+                }),
+            new Documents<Plan>("Plans", Plan.ProjectionVersion, "mt_doc_plan", [typeof(PlanVersionPublished)], serializer, numericRevisions: true,
+                (docs, e) => e.Data is PlanVersionPublished p
+                    ? (Common.StreamKeys.Plan(p.PlanId), docs.TryGetValue(Common.StreamKeys.Plan(p.PlanId), out var plan) ? plan.Apply(p) : Plan.Create(p))
+                    : null),
         ];
         _byName = All.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase);
         ProjectionRebuilds.Track(All);
@@ -83,61 +80,67 @@ public sealed class ReadModels
 
     public ReadModel? Find(string name) => _byName.GetValueOrDefault(name);
 
-    /// <summary>
-    /// A set-based table projection (<see cref="Common.SetBasedProjection"/>): a page becomes a few
-    /// SQL statements. Rebuilt blue/green: into a new copy of its table beside the live one.
-    /// </summary>
-    private sealed class SetBased(string name, int version, Common.SetBasedProjection projection, Func<string, Common.SetBasedProjection> into,
-        string table, Type[] eventTypes, bool keptAsync) : BlueGreenReadModel(name, eventTypes, table, version, keptAsync)
+    /// <summary>A set-based table projection (<see cref="Common.SetBasedProjection"/>): a page becomes a few SQL statements.</summary>
+    private sealed class SetBased(string name, int version, Func<string, Common.SetBasedProjection> into, string table, Type[] eventTypes, bool keptAsync)
+        : ReadModel(name, eventTypes, table, version, keptAsync, perCustomer: true)
     {
-        public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{Table}"];
-
-        public override Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation) =>
-            projection.ApplyAsync(session, page, cancellation);
-
         public override Common.SetBasedProjection Into(string qualifiedTable) => into(qualifiedTable);
     }
 
-    /// <summary>Invoice documents, one per <see cref="InvoiceIssued"/>, through the same projection that keeps them inline.</summary>
-    private sealed class Invoices() : ReadModel("Invoices", [typeof(InvoiceIssued)])
-    {
-        private readonly InvoiceProjection _projection = new();
-
-        public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.mt_doc_invoice"];
-
-        public override async Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation)
-        {
-            foreach (var e in page) await _projection.ApplyAsync(session, e, cancellation);
-        }
-    }
-
-    /// <summary>A document per stream folded by the same Create/Apply the inline projection uses.</summary>
-    private sealed class Aggregates<TDoc, TCreated, TChanged>(string name, string table, Func<TCreated, TDoc> create, Func<TDoc, TChanged, TDoc> apply,
-        Func<TCreated, string> createdId, Func<TChanged, string> changedId) : ReadModel(name, [typeof(TCreated), typeof(TChanged)])
+    /// <summary>
+    /// A Marten document read model, rebuilt into a copy of its document table: the documents the
+    /// events give (by the same Create/Apply the inline projection uses), serialized by the store's
+    /// serializer and upserted with Marten's columns, one statement per page.
+    /// </summary>
+    private sealed class Documents<TDoc>(string name, int version, string table, Type[] eventTypes, ISerializer serializer, bool numericRevisions,
+        Func<IReadOnlyDictionary<string, TDoc>, IEvent, (string Id, TDoc Doc)?> apply) : ReadModel(name, eventTypes, table, version)
         where TDoc : notnull
     {
-        public override IReadOnlyList<string> Tables(string schema) => [$"{schema}.{table}"];
+        private ISerializer Serializer { get; } = serializer;
 
-        public override Task ApplyAsync(IDocumentSession session, IReadOnlyList<IEvent> page, Dictionary<string, object> state, CancellationToken cancellation)
+        private bool NumericRevisions { get; } = numericRevisions;
+
+        private Func<IReadOnlyDictionary<string, TDoc>, IEvent, (string Id, TDoc Doc)?> Apply { get; } = apply;
+
+        public override Common.SetBasedProjection Into(string qualifiedTable) => new Copy(this, qualifiedTable);
+
+        private sealed class Copy(Documents<TDoc> model, string table) : Common.SetBasedProjection
         {
-            var touched = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var e in page)
-            {
-                // The first event of a stream creates the document; a plan's later versions are the same event type.
-                if (e.Data is TCreated created && !state.ContainsKey(createdId(created)))
-                {
-                    state[createdId(created)] = create(created);
-                    touched.Add(createdId(created));
-                }
-                else if (e.Data is TChanged changed && state.TryGetValue(changedId(changed), out var current))
-                {
-                    state[changedId(changed)] = apply((TDoc)current, changed);
-                    touched.Add(changedId(changed));
-                }
-            }
+            // Every document so far: a later event of a stream applies to its current state.
+            private readonly Dictionary<string, TDoc> _documents = new(StringComparer.Ordinal);
 
-            foreach (var id in touched) session.Store((TDoc)state[id]);
-            return Task.CompletedTask;
+            public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+            {
+                var changed = new Dictionary<string, long>(StringComparer.Ordinal);
+                foreach (var e in events)
+                {
+                    if (model.Apply(_documents, e) is not { } result) continue;
+                    _documents[result.Id] = result.Doc;
+                    changed[result.Id] = e.Version;
+                }
+
+                if (changed.Count == 0) return Task.CompletedTask;
+                var ids = changed.Keys.ToArray();
+                var data = ids.Select(id => model.Serializer.ToJson(_documents[id])).ToArray();
+                const string Upsert = "on conflict (id) do update set data = excluded.data, mt_last_modified = excluded.mt_last_modified, mt_version = excluded.mt_version";
+                // Marten's revision: the stream's version for an aggregate with numeric revisions, a fresh guid otherwise.
+                if (model.NumericRevisions)
+                {
+                    operations.QueueSqlCommand(
+                        $"insert into {table} as d (id, data, mt_last_modified, mt_version, mt_dotnet_type) select id, data, now(), revision, ? " +
+                        $"from unnest(?::text[], ?::jsonb[], ?::bigint[]) as u(id, data, revision) {Upsert}",
+                        typeof(TDoc).FullName!, ids, data, ids.Select(id => changed[id]).ToArray());
+                }
+                else
+                {
+                    operations.QueueSqlCommand(
+                        $"insert into {table} as d (id, data, mt_last_modified, mt_version, mt_dotnet_type) select id, data, now(), gen_random_uuid(), ? " +
+                        $"from unnest(?::text[], ?::jsonb[]) as u(id, data) {Upsert}",
+                        typeof(TDoc).FullName!, ids, data);
+                }
+
+                return Task.CompletedTask;
+            }
         }
     }
 }

@@ -34,10 +34,10 @@ public static class RebuildCommand
 
         if (args is [var name, "--customer", var customer, ..])
         {
-            if (readModels.Find(name) is not BlueGreenReadModel tableModel)
+            if (readModels.Find(name) is not { PerCustomer: true } tableModel)
             {
                 Console.Error.WriteLine($"One customer's rows can be rebuilt for the table read models: " +
-                                        string.Join(", ", readModels.All.OfType<BlueGreenReadModel>().Select(m => m.Name)) + ".");
+                                        string.Join(", ", readModels.All.Where(m => m.PerCustomer).Select(m => m.Name)) + ".");
                 return 2;
             }
 

@@ -13,6 +13,12 @@ public sealed record PlanVersion(
 /// <summary>A price plan with every version it has had, newest last.</summary>
 public sealed record Plan(string Id, string PlanId, string Currency, IReadOnlyList<PlanVersion> Versions)
 {
+    /// <summary>
+    /// The version of what the projection writes. Raise it when a change to the code changes the
+    /// documents it gives: the next start rebuilds them blue/green (Operations/ProjectionVersions.cs).
+    /// </summary>
+    public const int ProjectionVersion = 1;
+
     public PlanVersion Current => Versions[^1];
 
     /// <summary>The version in force at <paramref name="instant"/>; the first one for earlier instants.</summary>

@@ -1,0 +1,58 @@
+using JasperFx.Events;
+using Marten;
+using Npgsql;
+
+namespace Ledger.Operations;
+
+/// <summary>
+/// Pages of events for a rebuild, read with only the columns a table projection uses (sequence,
+/// stream, version, time, type, data) and deserialized straight into the event types, instead of
+/// Marten's full event rows (headers with the audit chain, correlation and causation ids, user,
+/// tenant). A departure from Marten's query API for speed, justified by the rebuild benchmark
+/// (docs/benchmarks.md, "Rebuilds": `BENCH_MODE=rebuild ./scripts/bench.sh`).
+/// </summary>
+public sealed class EventPages
+{
+    private readonly string _schema;
+    private readonly string[] _typeNames;
+    private readonly Dictionary<string, Type> _types;
+    private readonly Marten.Events.EventGraph _events;
+    private readonly ISerializer _serializer;
+
+    public EventPages(IDocumentStore store, IEnumerable<Type> eventTypes)
+    {
+        var options = (StoreOptions)store.Options;
+        _events = (Marten.Events.EventGraph)options.Events;
+        _serializer = options.Serializer();
+        _schema = options.Events.DatabaseSchemaName;
+        _types = eventTypes.ToDictionary(t => _events.EventMappingFor(t).EventTypeName, t => t, StringComparer.Ordinal);
+        _typeNames = [.. _types.Keys];
+    }
+
+    /// <summary>The events of the read model's types with sequence in (<paramref name="after"/>, <paramref name="upTo"/>], in order, at most <paramref name="limit"/>.</summary>
+    public async Task<List<IEvent>> ReadAsync(NpgsqlConnection connection, long after, long upTo, int limit, CancellationToken cancellation)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"select seq_id, stream_id, version, timestamp, type, data from {_schema}.mt_events " +
+                              "where seq_id > $1 and seq_id <= $2 and type = any($3) and is_archived = false order by seq_id limit $4";
+        command.Parameters.Add(new NpgsqlParameter { Value = after });
+        command.Parameters.Add(new NpgsqlParameter { Value = upTo });
+        command.Parameters.Add(new NpgsqlParameter { Value = _typeNames });
+        command.Parameters.Add(new NpgsqlParameter { Value = (long)limit });
+        var page = new List<IEvent>(Math.Min(limit, ProjectionRebuilds.PageSize));
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+        {
+            var typeName = reader.GetString(4);
+            var e = _events.BuildEvent(_serializer.FromJson(_types[typeName], reader, 5));
+            e.Sequence = reader.GetInt64(0);
+            e.StreamKey = reader.GetString(1);
+            e.Version = reader.GetInt64(2);
+            e.Timestamp = reader.GetFieldValue<DateTimeOffset>(3);
+            e.EventTypeName = typeName;
+            page.Add(e);
+        }
+
+        return page;
+    }
+}
