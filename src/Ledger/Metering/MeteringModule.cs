@@ -58,13 +58,13 @@ public static class MeteringModule
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         /// <summary>
-        /// The rows every usage flush updates (accounts, wallet view, running totals) keep free room
+        /// The rows every usage flush or daemon page updates (accounts, wallet view, running totals, rollups) keep free room
         /// in their pages, so PostgreSQL updates them in place (HOT: no index entry per update). Only
         /// when not set yet: an ALTER waits for a running rebuild's table lock, and a restarting node
         /// must not hang behind it.
         /// </summary>
         private static string HotUpdates(string schema) => string.Join("; ",
-            new[] { Accounts.AccountTable.TableName, WalletTable.TableName, MeteringSchema.PeriodTotals }
+            new[] { Accounts.AccountTable.TableName, WalletTable.TableName, MeteringSchema.PeriodTotals, UsageRollups.TableName }
                 .Select(table => "do $$ begin if not exists (select 1 from pg_class where oid = " +
                                  $"'{schema}.{table}'::regclass and reloptions @> array['fillfactor=50']) " +
                                  $"then alter table {schema}.{table} set (fillfactor = 50); end if; end $$"));

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Threading.Channels;
 using JasperFx.Events;
 using Ledger.Common;
 using Marten;
@@ -26,6 +27,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 {
     public const string TableName = "projection_rebuilds";
     public const int PageSize = 5000;
+
+    /// <summary>Pages read while the last ones were applied are applied together, up to this many events.</summary>
+    public const int ApplyBatch = 4 * PageSize;
 
     /// <summary>A running rebuild whose node has not reported for this long is taken as abandoned (its transaction died with it).</summary>
     public static readonly TimeSpan Abandoned = TimeSpan.FromMinutes(2);
@@ -153,7 +157,6 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         var projection = model.Into(copy);
         var reader = new EventPages(store, model.EventTypes);
         await using var reporter = await dataSource.OpenConnectionAsync(cancellation);
-        await using var pager = await dataSource.OpenConnectionAsync(cancellation);
         try
         {
             await DropLeftoverCopiesAsync(model.Table, cancellation);
@@ -165,59 +168,53 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await using (var counting = store.QuerySession())
                 total = await counting.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
 
+            // Reading (the head, the gaps, the pages) and applying (into the copy) run side by side:
+            // PostgreSQL reads the next pages while the last ones are applied, and pages that have
+            // piled up are applied together (docs/benchmarks.md, "Rebuilds").
+            var timings = new PhaseTimings();
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            var pages = Channel.CreateBounded<(List<IEvent> Events, long Position)>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+            var reading = Task.Run(() => ReadPagesAsync(model, id, reader, pages.Writer, timings, stop.Token), CancellationToken.None);
             long processed = 0, position = 0;
-            // Numbers missing for good (their transactions rolled back or died): treated as present.
-            var gone = new List<long>();
-            // A gap being waited out: the transactions in flight when it was seen, and the head then.
-            (long XidBound, long Head)? waiting = null;
-            while (true)
+            try
             {
-                cancellation.ThrowIfCancellationRequested();
-                var head = await TargetAsync(model, cancellation);
-                // Near the head the switch below takes the rest, under the lock: no chasing writers,
-                // and no waiting on a transaction still in flight.
-                if (head - position < PageSize) break;
-
-                // First the gap-free end (every number up to it is committed), then the events up to
-                // it: read in that order, an event committed in between cannot be passed over.
-                var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), gone, cancellation);
-                if (gap is not null && end == position)
+                while (await pages.Reader.WaitToReadAsync(cancellation))
                 {
-                    // A missing number is a transaction still in flight, or one that will never commit.
-                    // Once every transaction that was in flight when the gap was seen has ended, every
-                    // number up to the head seen then that is still missing is gone for good.
-                    if (waiting is null)
+                    var batch = new List<IEvent>();
+                    var upTo = position;
+                    while (batch.Count < ApplyBatch && pages.Reader.TryRead(out var page))
                     {
-                        waiting = (await XidBoundAsync(cancellation), head);
-                    }
-                    else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound)
-                    {
-                        gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
-                        waiting = null;
-                        continue;
+                        batch.AddRange(page.Events);
+                        upTo = page.Position;
                     }
 
-                    // Still waiting: say so, so no other node takes this rebuild for abandoned.
-                    await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
-                    await Task.Delay(50, cancellation);
-                    continue;
-                }
+                    var phase = Stopwatch.GetTimestamp();
+                    if (batch.Count > 0)
+                    {
+                        await using var session = store.LightweightSession();
+                        await projection.ApplyAsync(session, batch, cancellation);
+                        await session.SaveChangesAsync(cancellation);
+                        processed += batch.Count;
+                    }
 
-                waiting = null;
-                var page = await reader.ReadAsync(pager, position, end, PageSize, cancellation);
-                await using var session = store.LightweightSession();
-                if (page.Count > 0)
+                    timings.Applying += Stopwatch.GetElapsedTime(phase);
+                    position = upTo;
+                    Lag[model.Name] = Math.Max(total - processed, 0);
+                    // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
+                    var running = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
+                    progress?.Invoke(running);
+                }
+            }
+            finally
+            {
+                await stop.CancelAsync();
+                try
                 {
-                    await projection.ApplyAsync(session, page, cancellation);
-                    await session.SaveChangesAsync(cancellation);
-                    processed += page.Count;
+                    await reading;
                 }
-
-                position = page.Count == PageSize ? page[^1].Sequence : end;
-                Lag[model.Name] = Math.Max(total - processed, 0);
-                // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
-                var running = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
-                progress?.Invoke(running);
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                }
             }
 
             // The switch: writers of the live table wait from here to the commit; readers only during
@@ -241,8 +238,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             Lag[model.Name] = 0;
             var completed = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(completed);
-            logger.LogInformation("Rebuilt {Projection} blue/green from {Events} events in {Seconds:0.0} s", model.Name, processed,
-                Stopwatch.GetElapsedTime(started).TotalSeconds);
+            logger.LogInformation("Rebuilt {Projection} blue/green from {Events} events in {Seconds:0.0} s (reading {Reading:0.0} s, applying {Applying:0.0} s, " +
+                                  "head and gap checks {Gaps:0.0} s)", model.Name, processed, Stopwatch.GetElapsedTime(started).TotalSeconds,
+                timings.Reading.TotalSeconds, timings.Applying.TotalSeconds, timings.Gaps.TotalSeconds);
         }
         catch (Exception e)
         {
@@ -262,6 +260,77 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 : $"{e.GetType().Name}: see the log of the node that ran it.";
             await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
             progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
+        }
+    }
+
+    /// <summary>
+    /// Reads the read model's events into <paramref name="pages"/>, up to near the head (or the
+    /// daemon's progression), reading only a gap-free prefix of the sequence: first the gap-free end
+    /// (every number up to it is committed), then the events up to it — read in that order, an event
+    /// committed in between cannot be passed over. A missing number is a transaction still in flight
+    /// or one that will never commit: once every transaction that was in flight when the gap was seen
+    /// has ended, every number up to the head seen then that is still missing is gone for good.
+    /// </summary>
+    private async Task ReadPagesAsync(ReadModel model, Guid id, EventPages reader, ChannelWriter<(List<IEvent> Events, long Position)> pages,
+        PhaseTimings timings, CancellationToken cancellation)
+    {
+        try
+        {
+            await using var pager = await dataSource.OpenConnectionAsync(cancellation);
+            await using var heartbeat = await dataSource.OpenConnectionAsync(cancellation);
+            long position = 0, gapFreeEnd = 0;
+            // Numbers missing for good (their transactions rolled back or died): treated as present.
+            var gone = new List<long>();
+            // A gap being waited out: the transactions in flight when it was seen, and the head then.
+            (long XidBound, long Head)? waiting = null;
+            while (true)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                if (position >= gapFreeEnd)
+                {
+                    var phase = Stopwatch.GetTimestamp();
+                    var head = await TargetAsync(model, cancellation);
+                    // Near the head the switch takes the rest, under the lock: no chasing writers, and
+                    // no waiting on a transaction still in flight.
+                    if (head - position < PageSize) break;
+
+                    var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), gone, cancellation);
+                    timings.Gaps += Stopwatch.GetElapsedTime(phase);
+                    if (gap is not null && end == position)
+                    {
+                        if (waiting is null)
+                        {
+                            waiting = (await XidBoundAsync(cancellation), head);
+                        }
+                        else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound)
+                        {
+                            gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
+                            waiting = null;
+                            continue;
+                        }
+
+                        // Still waiting: say so, so no other node takes this rebuild for abandoned.
+                        await ReportAsync(heartbeat, id, "running", null, null, null, null, finished: false, cancellation);
+                        await Task.Delay(50, cancellation);
+                        continue;
+                    }
+
+                    waiting = null;
+                    gapFreeEnd = end;
+                }
+
+                var reading = Stopwatch.GetTimestamp();
+                var page = await reader.ReadAsync(pager, position, gapFreeEnd, PageSize, cancellation);
+                timings.Reading += Stopwatch.GetElapsedTime(reading);
+                position = page.Count == PageSize ? page[^1].Sequence : gapFreeEnd;
+                await pages.WriteAsync((page, position), cancellation);
+            }
+
+            pages.Complete();
+        }
+        catch (Exception e)
+        {
+            pages.Complete(e);
         }
     }
 
@@ -612,4 +681,14 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
         return list;
     }
+}
+
+/// <summary>Where a rebuild's time went, for its log line.</summary>
+internal sealed class PhaseTimings
+{
+    public TimeSpan Reading { get; set; }
+
+    public TimeSpan Applying { get; set; }
+
+    public TimeSpan Gaps { get; set; }
 }
