@@ -31,6 +31,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>Pages read while the last ones were applied are applied together, up to this many events.</summary>
     public const int ApplyBatch = 4 * PageSize;
 
+    /// <summary>How far ahead one gap check looks (sequence numbers).</summary>
+    private const int GapWindow = 8 * PageSize;
+
     /// <summary>A running rebuild whose node has not reported for this long is taken as abandoned (its transaction died with it).</summary>
     public static readonly TimeSpan Abandoned = TimeSpan.FromMinutes(2);
 
@@ -276,7 +279,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     {
         try
         {
+            // Two readers: the two halves of each step of the window are read at once, by two PostgreSQL backends.
             await using var pager = await dataSource.OpenConnectionAsync(cancellation);
+            await using var secondPager = await dataSource.OpenConnectionAsync(cancellation);
             await using var heartbeat = await dataSource.OpenConnectionAsync(cancellation);
             long position = 0, gapFreeEnd = 0;
             // Numbers missing for good (their transactions rolled back or died): treated as present.
@@ -294,7 +299,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                     // no waiting on a transaction still in flight.
                     if (head - position < PageSize) break;
 
-                    var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + 4 * PageSize), gone, cancellation);
+                    var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + GapWindow), gone, cancellation);
                     timings.Gaps += Stopwatch.GetElapsedTime(phase);
                     if (gap is not null && end == position)
                     {
@@ -319,11 +324,18 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                     gapFreeEnd = end;
                 }
 
+                // Pages by ranges of sequence numbers (at most a page of events each), two at a time.
                 var reading = Stopwatch.GetTimestamp();
-                var page = await reader.ReadAsync(pager, position, gapFreeEnd, PageSize, cancellation);
+                var middle = Math.Min(position + PageSize, gapFreeEnd);
+                var last = Math.Min(middle + PageSize, gapFreeEnd);
+                var first = reader.ReadAsync(pager, position, middle, PageSize, cancellation);
+                var second = last > middle ? reader.ReadAsync(secondPager, middle, last, PageSize, cancellation) : null;
+                var firstPage = await first;
+                var secondPage = second is null ? null : await second;
                 timings.Reading += Stopwatch.GetElapsedTime(reading);
-                position = page.Count == PageSize ? page[^1].Sequence : gapFreeEnd;
-                await pages.WriteAsync((page, position), cancellation);
+                await pages.WriteAsync((firstPage, middle), cancellation);
+                if (secondPage is not null) await pages.WriteAsync((secondPage, last), cancellation);
+                position = last;
             }
 
             pages.Complete();
