@@ -26,3 +26,19 @@ public abstract class SetBasedProjection : IProjection
         ServiceLifetime lifetime, Action<ProjectionBase>? configure) where TStore : IDocumentStore where TConcrete : class =>
         throw new NotSupportedException("Register set-based projections as instances.");
 }
+
+/// <summary>
+/// A set-based projection whose rows are sums (upserts that add): pages can be added up in memory
+/// and written at once, as a rebuild does into its new copy (Operations/ProjectionRebuilds.cs).
+/// </summary>
+public interface IAdditiveProjection
+{
+    /// <summary>Adds the events up in memory.</summary>
+    void Add(IReadOnlyList<IEvent> events);
+
+    /// <summary>Rows added up and not written yet.</summary>
+    int PendingRows { get; }
+
+    /// <summary>Queues the rows added up on the session, and starts again from none.</summary>
+    void QueueWrite(IDocumentOperations operations);
+}

@@ -31,6 +31,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>Pages read while the last ones were applied are applied together, up to this many events.</summary>
     public const int ApplyBatch = 4 * PageSize;
 
+    /// <summary>Rows an additive projection's rebuild adds up in memory before writing them.</summary>
+    private const int MaxPendingRows = 200_000;
+
     /// <summary>How far ahead one gap check looks (sequence numbers).</summary>
     private const int GapWindow = 8 * PageSize;
 
@@ -192,7 +195,15 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                     }
 
                     var phase = Stopwatch.GetTimestamp();
-                    if (batch.Count > 0)
+                    if (batch.Count > 0 && projection is Common.IAdditiveProjection additive)
+                    {
+                        // Sums are added up in memory across pages and written when there are many rows
+                        // (or at the switch): most pages repeat the rows of the ones before them.
+                        additive.Add(batch);
+                        if (additive.PendingRows >= MaxPendingRows) await WriteAsync(additive, cancellation);
+                        processed += batch.Count;
+                    }
+                    else if (batch.Count > 0)
                     {
                         await using var session = store.LightweightSession();
                         await projection.ApplyAsync(session, batch, cancellation);
@@ -219,6 +230,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 {
                 }
             }
+
+            if (projection is Common.IAdditiveProjection { PendingRows: > 0 } rest) await WriteAsync(rest, cancellation);
 
             // The switch: writers of the live table wait from here to the commit; readers only during
             // the renames. Each lock is given 5 s: one long reader must not stall every writer behind
@@ -264,6 +277,13 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await ReportAsync(reporter, id, "failed", null, null, null, reason, finished: true, CancellationToken.None);
             progress?.Invoke((await GetAsync(id, CancellationToken.None))!);
         }
+    }
+
+    private async Task WriteAsync(Common.IAdditiveProjection additive, CancellationToken cancellation)
+    {
+        await using var session = store.LightweightSession();
+        additive.QueueWrite(session);
+        await session.SaveChangesAsync(cancellation);
     }
 
     /// <summary>

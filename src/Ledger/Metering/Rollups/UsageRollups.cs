@@ -11,7 +11,7 @@ namespace Ledger.Metering.Rollups;
 /// amount; day and month answers are sums of hours. Kept by the async daemon from the usage
 /// events, one upsert per page of events. Dimension '' holds the totals without grouping.
 /// </summary>
-public sealed class UsageRollups : SetBasedProjection
+public sealed class UsageRollups : SetBasedProjection, IAdditiveProjection
 {
     public const string ProjectionName = "UsageRollups";
     /// <summary>
@@ -49,35 +49,67 @@ public sealed class UsageRollups : SetBasedProjection
 
     public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {
-        var buckets = new Dictionary<(string Customer, string Dimension, string Meter, DateTimeOffset Hour, string Value), (decimal Quantity, decimal Amount)>();
-        void Add((string, string, string, DateTimeOffset, string) key, decimal quantity, decimal amount)
-        {
-            var (q, a) = buckets.GetValueOrDefault(key);
-            buckets[key] = (q + quantity, a + amount);
-        }
-
-        foreach (var e in events)
-        {
-            if (e.Data is not UsageRecorded u) continue;
-            var hour = HourOf(u.OccurredAt);
-            Add((u.CustomerId, "", u.Meter, hour, ""), u.Quantity, u.Amount.Amount);
-            foreach (var (dimension, value) in u.Dimensions) Add((u.CustomerId, dimension, u.Meter, hour, value), u.Quantity, u.Amount.Amount);
-            // Late usage (billed in a later period than its own) is findable with groupBy=late.
-            if (u.Late) Add((u.CustomerId, LateDimension, u.Meter, hour, "true"), u.Quantity, u.Amount.Amount);
-        }
-
-        if (buckets.Count == 0) return Task.CompletedTask;
-
-        var rows = buckets.ToList();
-        operations.QueueSqlCommand(
-            $"insert into {_table} as r (customer_id, dimension, meter, bucket_start, dimension_value, quantity, amount) " +
-            "select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::numeric[], ?::numeric[]) " +
-            "on conflict (customer_id, dimension, meter, bucket_start, dimension_value) " +
-            "do update set quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount",
-            rows.Select(r => r.Key.Customer).ToArray(), rows.Select(r => r.Key.Dimension).ToArray(), rows.Select(r => r.Key.Meter).ToArray(),
-            rows.Select(r => r.Key.Hour).ToArray(), rows.Select(r => r.Key.Value).ToArray(),
-            rows.Select(r => r.Value.Quantity).ToArray(), rows.Select(r => r.Value.Amount).ToArray());
+        var buckets = new Buckets();
+        buckets.Add(events);
+        buckets.QueueUpsert(operations, _table);
         return Task.CompletedTask;
+    }
+
+    // A rebuild adds many pages up in memory before writing them (Operations/ProjectionRebuilds.cs):
+    // the rows of a page repeat the buckets of the pages before it, and each upsert is the cost.
+    private readonly Buckets _pending = new();
+
+    public void Add(IReadOnlyList<IEvent> events) => _pending.Add(events);
+
+    public int PendingRows => _pending.Count;
+
+    public void QueueWrite(IDocumentOperations operations)
+    {
+        _pending.QueueUpsert(operations, _table);
+        _pending.Clear();
+    }
+
+    /// <summary>Quantity and amount per customer, dimension, meter, hour and dimension value.</summary>
+    private sealed class Buckets
+    {
+        private readonly Dictionary<(string Customer, string Dimension, string Meter, DateTimeOffset Hour, string Value), (decimal Quantity, decimal Amount)> _sums = new();
+
+        public int Count => _sums.Count;
+
+        public void Clear() => _sums.Clear();
+
+        public void Add(IReadOnlyList<IEvent> events)
+        {
+            foreach (var e in events)
+            {
+                if (e.Data is not UsageRecorded u) continue;
+                var hour = HourOf(u.OccurredAt);
+                Add((u.CustomerId, "", u.Meter, hour, ""), u.Quantity, u.Amount.Amount);
+                foreach (var (dimension, value) in u.Dimensions) Add((u.CustomerId, dimension, u.Meter, hour, value), u.Quantity, u.Amount.Amount);
+                // Late usage (billed in a later period than its own) is findable with groupBy=late.
+                if (u.Late) Add((u.CustomerId, LateDimension, u.Meter, hour, "true"), u.Quantity, u.Amount.Amount);
+            }
+        }
+
+        private void Add((string, string, string, DateTimeOffset, string) key, decimal quantity, decimal amount)
+        {
+            var (q, a) = _sums.GetValueOrDefault(key);
+            _sums[key] = (q + quantity, a + amount);
+        }
+
+        public void QueueUpsert(IDocumentOperations operations, string table)
+        {
+            if (_sums.Count == 0) return;
+            var rows = _sums.ToList();
+            operations.QueueSqlCommand(
+                $"insert into {table} as r (customer_id, dimension, meter, bucket_start, dimension_value, quantity, amount) " +
+                "select * from unnest(?::text[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::numeric[], ?::numeric[]) " +
+                "on conflict (customer_id, dimension, meter, bucket_start, dimension_value) " +
+                "do update set quantity = r.quantity + excluded.quantity, amount = r.amount + excluded.amount",
+                rows.Select(r => r.Key.Customer).ToArray(), rows.Select(r => r.Key.Dimension).ToArray(), rows.Select(r => r.Key.Meter).ToArray(),
+                rows.Select(r => r.Key.Hour).ToArray(), rows.Select(r => r.Key.Value).ToArray(),
+                rows.Select(r => r.Value.Quantity).ToArray(), rows.Select(r => r.Value.Amount).ToArray());
+        }
     }
 
     public static DateTimeOffset HourOf(DateTimeOffset instant)
