@@ -188,6 +188,18 @@ public static class Stored
         return (reader.GetDecimal(0), reader.GetDecimal(1));
     }
 
+    /// <summary>Envelopes waiting in Wolverine's durable outbox (in whichever schema its tables live).</summary>
+    public static async Task<long> OutboxAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await using var find = new NpgsqlCommand(
+            "select table_schema from information_schema.tables where table_name = 'wolverine_outgoing_envelopes' limit 1", connection);
+        var schema = (string)(await find.ExecuteScalarAsync())!;
+        await using var count = new NpgsqlCommand($"select count(*) from \"{schema}\".wolverine_outgoing_envelopes", connection);
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
     /// <summary>(rows, distinct ids) of the top-ups whose id starts with the prefix.</summary>
     public static async Task<(long Rows, long Distinct)> TopUpsAsync(string database, string prefix)
     {

@@ -38,11 +38,12 @@ public sealed class DaemonProgress(IDocumentStore store, NpgsqlDataSource dataSo
         var shard = options.Projections.AllShards().Select(s => s.Name).FirstOrDefault(n => n.Identity == model.ShardName);
         if (shard is null) return null;
         var lockId = ProjectionLockIds.Compute(options.Events.DatabaseSchemaName, shard, options.Projections.DaemonLockId);
-        // pg_locks shows the 64-bit advisory key as two 32-bit halves (a negative id sign-extends).
+        // pg_locks shows the 64-bit advisory key as two 32-bit halves (a negative id sign-extends);
+        // objsubid 1 marks a single 64-bit key (2 would be a pair of 32-bit keys).
         await using var command = dataSource.CreateCommand(
             "select coalesce(a.application_name, '') from pg_locks l left join pg_stat_activity a on a.pid = l.pid " +
             "where l.locktype = 'advisory' and l.granted and l.database = (select oid from pg_database where datname = current_database()) " +
-            "and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid limit 1");
+            "and l.classid = $1::bigint::oid and l.objid = $2::bigint::oid and l.objsubid = 1 limit 1");
         command.Parameters.Add(new NpgsqlParameter { Value = lockId < 0 ? 0xFFFFFFFFL : 0L });
         command.Parameters.Add(new NpgsqlParameter { Value = (long)(uint)lockId });
         return await command.ExecuteScalarAsync(cancellation) as string;

@@ -34,6 +34,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// <summary>Rows an additive projection's rebuild adds up in memory before writing them.</summary>
     private const int MaxPendingRows = 200_000;
 
+    /// <summary>A hole is taken for gone no sooner than this after it was seen.</summary>
+    private static readonly TimeSpan GapMinimumAge = TimeSpan.FromSeconds(2);
+
     /// <summary>How far ahead one gap check looks (sequence numbers).</summary>
     private const int GapWindow = 8 * PageSize;
 
@@ -240,7 +243,9 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             {
                 try
                 {
-                    processed += await SwitchOnceAsync(model, id, verify, live, copy, copyName, projection, reader, position, reporter, cancellation);
+                    var (applied, switchedAt) = await SwitchOnceAsync(model, id, verify, live, copy, copyName, projection, reader, position, reporter, cancellation);
+                    processed += applied;
+                    position = switchedAt;
                     break;
                 }
                 catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable && attempt < 5)
@@ -306,8 +311,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             long position = 0, gapFreeEnd = 0;
             // Numbers missing for good (their transactions rolled back or died): treated as present.
             var gone = new List<long>();
-            // A gap being waited out: the transactions in flight when it was seen, and the head then.
-            (long XidBound, long Head)? waiting = null;
+            // A gap being waited out: the transactions in flight when it was seen, the head then, and when.
+            (long XidBound, long Head, long Seen)? waiting = null;
             while (true)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -325,9 +330,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                     {
                         if (waiting is null)
                         {
-                            waiting = (await XidBoundAsync(cancellation), head);
+                            waiting = (await XidBoundAsync(cancellation), head, Stopwatch.GetTimestamp());
                         }
-                        else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound)
+                        // (And a few seconds old: a writer that took its number before its transaction
+                        // had an id would not be in flight by the bound.)
+                        else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound
+                                 && Stopwatch.GetElapsedTime(waiting.Value.Seen) >= GapMinimumAge)
                         {
                             gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
                             waiting = null;
@@ -350,6 +358,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 var last = Math.Min(middle + PageSize, gapFreeEnd);
                 var first = reader.ReadAsync(pager, position, middle, PageSize, cancellation);
                 var second = last > middle ? reader.ReadAsync(secondPager, middle, last, PageSize, cancellation) : null;
+                // Both awaited whatever happens: the second read must not outlive its connection.
+                await Task.WhenAll(second is null ? [first] : [first, second]);
                 var firstPage = await first;
                 var secondPage = second is null ? null : await second;
                 timings.Reading += Stopwatch.GetElapsedTime(reading);
@@ -421,7 +431,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// events it has taken since the copy's position, then (verify) compare and roll back, or rename
     /// the copy into place. Fenced: a run no longer registered as running does not switch.
     /// </summary>
-    private async Task<long> SwitchOnceAsync(ReadModel model, Guid id, bool verify, string live, string copy, string copyName,
+    private async Task<(long Applied, long Position)> SwitchOnceAsync(ReadModel model, Guid id, bool verify, string live, string copy, string copyName,
         Common.SetBasedProjection projection, EventPages reader, long position, NpgsqlConnection reporter, CancellationToken cancellation)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellation);
@@ -440,7 +450,11 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         // the switch, so into the new copy). Async: up to the daemon's progression, which cannot
         // move while the lock keeps the daemon from writing the live table; it goes on from there.
         var upTo = model.Async ? await TargetAsync(connection, model, cancellation) : long.MaxValue;
+        if (upTo < position)
+            throw new InvalidOperationException($"The daemon's progression for {model.Name} ({upTo}) went back behind the copy ({position}): " +
+                                                "was the projection reset? Nothing is switched; rebuild again.");
         long applied = 0;
+        var switchedAt = position;
         await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
         {
             var rest = await reader.ReadAsync(connection, position, upTo, int.MaxValue, cancellation);
@@ -449,7 +463,10 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 await projection.ApplyAsync(session, rest, cancellation);
                 await session.SaveChangesAsync(cancellation);
                 applied = rest.Count;
+                switchedAt = rest[^1].Sequence;
             }
+
+            if (model.Async) switchedAt = upTo;
         }
 
         if (verify)
@@ -476,7 +493,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await transaction.CommitAsync(cancellation);
         }
 
-        return applied;
+        return (applied, switchedAt);
     }
 
     /// <summary>Copies left by runs that died (their names carry the run): only one rebuild of a read model runs at a time.</summary>

@@ -59,18 +59,25 @@ public sealed class ReadModels
             new SetBased(WalletTable.ProjectionName, WalletTable.Version, WalletTable.Into, WalletTable.TableName, WalletTable.EventTypes, keptAsync: false),
             new SetBased(UsageRollups.ProjectionName, UsageRollups.Version, UsageRollups.Into, UsageRollups.TableName, [typeof(UsageRecorded)], keptAsync: true),
             new Documents<Invoice>("Invoices", Invoice.ProjectionVersion, "mt_doc_invoice", [typeof(InvoiceIssued)], serializer, numericRevisions: false,
-                (_, e) => e.Data is InvoiceIssued issued ? (issued.Invoice.Id, Invoice.From(issued)) : null),
+                e => e.Data is InvoiceIssued issued ? issued.Invoice.Id : null,
+                (_, e) => e.Data is InvoiceIssued issued ? Invoice.From(issued) : null),
             new Documents<Customer>("Customers", Customer.ProjectionVersion, "mt_doc_customer", [typeof(CustomerRegistered), typeof(CustomerUpdated)], serializer,
-                numericRevisions: true, (docs, e) => e.Data switch
+                numericRevisions: true,
+                e => e.Data switch
                 {
-                    CustomerRegistered r => (Common.StreamKeys.Customer(r.CustomerId), Customer.Create(r)),
-                    CustomerUpdated u when docs.TryGetValue(Common.StreamKeys.Customer(u.CustomerId), out var c) => (Common.StreamKeys.Customer(u.CustomerId), c.Apply(u)),
+                    CustomerRegistered r => Common.StreamKeys.Customer(r.CustomerId),
+                    CustomerUpdated u => Common.StreamKeys.Customer(u.CustomerId),
+                    _ => null,
+                },
+                (customer, e) => e.Data switch
+                {
+                    CustomerRegistered r => Customer.Create(r),
+                    CustomerUpdated u => customer?.Apply(u),
                     _ => null,
                 }),
             new Documents<Plan>("Plans", Plan.ProjectionVersion, "mt_doc_plan", [typeof(PlanVersionPublished)], serializer, numericRevisions: true,
-                (docs, e) => e.Data is PlanVersionPublished p
-                    ? (Common.StreamKeys.Plan(p.PlanId), docs.TryGetValue(Common.StreamKeys.Plan(p.PlanId), out var plan) ? plan.Apply(p) : Plan.Create(p))
-                    : null),
+                e => e.Data is PlanVersionPublished p ? Common.StreamKeys.Plan(p.PlanId) : null,
+                (plan, e) => e.Data is PlanVersionPublished p ? plan is null ? Plan.Create(p) : plan.Apply(p) : null),
         ];
         _byName = All.ToDictionary(m => m.Name, StringComparer.OrdinalIgnoreCase);
         ProjectionRebuilds.Track(All);
@@ -93,35 +100,48 @@ public sealed class ReadModels
     /// serializer and upserted with Marten's columns, one statement per page.
     /// </summary>
     private sealed class Documents<TDoc>(string name, int version, string table, Type[] eventTypes, ISerializer serializer, bool numericRevisions,
-        Func<IReadOnlyDictionary<string, TDoc>, IEvent, (string Id, TDoc Doc)?> apply) : ReadModel(name, eventTypes, table, version)
-        where TDoc : notnull
+        Func<IEvent, string?> idOf, Func<TDoc?, IEvent, TDoc?> apply) : ReadModel(name, eventTypes, table, version)
+        where TDoc : class
     {
         private ISerializer Serializer { get; } = serializer;
 
         private bool NumericRevisions { get; } = numericRevisions;
 
-        private Func<IReadOnlyDictionary<string, TDoc>, IEvent, (string Id, TDoc Doc)?> Apply { get; } = apply;
+        /// <summary>The id of the document an event changes (null: none).</summary>
+        private Func<IEvent, string?> IdOf { get; } = idOf;
+
+        /// <summary>The document after the event, from the one before it (null before its first event).</summary>
+        private Func<TDoc?, IEvent, TDoc?> Apply { get; } = apply;
 
         public override Common.SetBasedProjection Into(string qualifiedTable) => new Copy(this, qualifiedTable);
 
         private sealed class Copy(Documents<TDoc> model, string table) : Common.SetBasedProjection
         {
-            // Every document so far: a later event of a stream applies to its current state.
-            private readonly Dictionary<string, TDoc> _documents = new(StringComparer.Ordinal);
+            // Every document so far, and the stream version of the last event applied to it: a later
+            // event of a stream applies to its current state, and an event applied already (a switch
+            // tried again after its transaction rolled back) is not applied twice; its document is
+            // written again as it stands.
+            private readonly Dictionary<string, (TDoc Doc, long Version)> _documents = new(StringComparer.Ordinal);
 
             public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
             {
                 var changed = new Dictionary<string, long>(StringComparer.Ordinal);
                 foreach (var e in events)
                 {
-                    if (model.Apply(_documents, e) is not { } result) continue;
-                    _documents[result.Id] = result.Doc;
-                    changed[result.Id] = e.Version;
+                    if (model.IdOf(e) is not { } id) continue;
+                    var known = _documents.TryGetValue(id, out var current);
+                    if (!known || e.Version > current.Version)
+                    {
+                        if (model.Apply(known ? current.Doc : null, e) is not { } doc) continue;
+                        _documents[id] = current = (doc, e.Version);
+                    }
+
+                    changed[id] = current.Version;
                 }
 
                 if (changed.Count == 0) return Task.CompletedTask;
                 var ids = changed.Keys.ToArray();
-                var data = ids.Select(id => model.Serializer.ToJson(_documents[id])).ToArray();
+                var data = ids.Select(id => model.Serializer.ToJson(_documents[id].Doc)).ToArray();
                 const string Upsert = "on conflict (id) do update set data = excluded.data, mt_last_modified = excluded.mt_last_modified, mt_version = excluded.mt_version";
                 // Marten's revision: the stream's version for an aggregate with numeric revisions, a fresh guid otherwise.
                 if (model.NumericRevisions)
