@@ -167,6 +167,53 @@ public class ProjectionRebuildTests(LedgerApp app)
     }
 
     [Fact]
+    public async Task A_document_copy_given_its_events_again_after_a_rolled_back_switch_applies_none_twice()
+    {
+        // A plan with two versions: its document lists each once.
+        var admin = app.Client();
+        var planId = "retry-" + Guid.NewGuid().ToString("N")[..8];
+        (await admin.PutJson($"/v1/plans/{planId}", Api.StarterPlan)).Status.ShouldBe(HttpStatusCode.Created);
+        (await admin.PutJson($"/v1/plans/{planId}", Api.StarterPlan.Replace("\"0.115\"", "\"0.12\""))).Status.ShouldBeOneOf(HttpStatusCode.OK, HttpStatusCode.Created);
+
+        var model = app.Host.Services.GetRequiredService<ReadModels>().Find("Plans")!;
+        var copy = $"{app.Schema}.mt_doc_plan_retry_{Guid.NewGuid():N}"[..60];
+        await using var connection = new NpgsqlConnection(LedgerApp.ConnectionString);
+        await connection.OpenAsync();
+        await using (var create = new NpgsqlCommand($"create table {copy} (like {app.Schema}.mt_doc_plan including all)", connection))
+            await create.ExecuteNonQueryAsync();
+        try
+        {
+            var events = await new EventPages(app.Store, model.EventTypes).ReadAsync(connection, 0, long.MaxValue, int.MaxValue, CancellationToken.None);
+            var projection = model.Into(copy);
+            // The switch's first attempt: applied, then its transaction rolled back (never saved).
+            await using (var rolledBack = app.Store.LightweightSession())
+                await projection.ApplyAsync(rolledBack, events, CancellationToken.None);
+            // The second attempt: the same events again, saved.
+            await using (var saved = app.Store.LightweightSession())
+            {
+                await projection.ApplyAsync(saved, events, CancellationToken.None);
+                await saved.SaveChangesAsync();
+            }
+
+            async Task<string> DocumentIn(string table)
+            {
+                await using var read = new NpgsqlCommand($"select data::text from {table} where id = $1", connection);
+                read.Parameters.Add(new NpgsqlParameter { Value = Ledger.Common.StreamKeys.Plan(planId) });
+                return (string)(await read.ExecuteScalarAsync())!;
+            }
+
+            var live = await DocumentIn($"{app.Schema}.mt_doc_plan");
+            JsonNode.Parse(live)!["versions"]!.AsArray().Count.ShouldBe(2);
+            (await DocumentIn(copy)).ShouldBe(live);
+        }
+        finally
+        {
+            await using var drop = new NpgsqlCommand($"drop table if exists {copy}", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
     public async Task A_table_built_by_an_older_version_of_its_projection_is_rebuilt_blue_green_and_its_version_recorded()
     {
         var admin = app.Client();
