@@ -13,14 +13,24 @@ public sealed class DaemonProgress(IDocumentStore store, NpgsqlDataSource dataSo
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
 
-    /// <summary>The high-water mark, and each async read model's position (0 before the daemon first ran it).</summary>
+    /// <summary>
+    /// The high-water mark (the last committed event: one backward step on the sequence index, not
+    /// Marten's statistics, which count every event and stream — this runs every few seconds on
+    /// every node), and each async read model's position (0 before the daemon first ran it), in one
+    /// round trip.
+    /// </summary>
     public async Task<(long HighWaterMark, Dictionary<string, long> Positions)> ReadAsync(CancellationToken cancellation)
     {
-        var progress = await store.Advanced.AllProjectionProgress(token: cancellation);
-        var byShard = progress.ToDictionary(p => p.ShardName, p => p.Sequence, StringComparer.OrdinalIgnoreCase);
-        var highWaterMark = byShard.GetValueOrDefault("HighWaterMark");
-        // The high-water mark row moves only while a daemon runs; the event store's own head never lags behind it.
-        highWaterMark = Math.Max(highWaterMark, (await store.Advanced.FetchEventStoreStatistics(token: cancellation)).EventSequenceNumber);
+        var schema = store.Options.Events.DatabaseSchemaName;
+        await using var command = dataSource.CreateCommand(
+            $"select (select coalesce(max(seq_id), 0) from {schema}.mt_events), " +
+            $"(select coalesce(array_agg(name), '{{}}') from {schema}.mt_event_progression), " +
+            $"(select coalesce(array_agg(last_seq_id), '{{}}') from {schema}.mt_event_progression)");
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        await reader.ReadAsync(cancellation);
+        var highWaterMark = reader.GetInt64(0);
+        var byShard = reader.GetFieldValue<string[]>(1).Zip(reader.GetFieldValue<long[]>(2))
+            .ToDictionary(p => p.First, p => p.Second, StringComparer.OrdinalIgnoreCase);
         var positions = models.All.Where(m => m.Async)
             .ToDictionary(m => m.Name, m => byShard.GetValueOrDefault(m.ShardName), StringComparer.OrdinalIgnoreCase);
         return (highWaterMark, positions);

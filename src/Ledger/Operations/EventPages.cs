@@ -29,17 +29,16 @@ public sealed class EventPages
         _typeNames = [.. _types.Keys];
     }
 
-    /// <summary>The events of the read model's types with sequence in (<paramref name="after"/>, <paramref name="upTo"/>], in order, at most <paramref name="limit"/>.</summary>
-    public async Task<List<IEvent>> ReadAsync(NpgsqlConnection connection, long after, long upTo, int limit, CancellationToken cancellation)
+    /// <summary>The events of the read model's types with sequence in (<paramref name="after"/>, <paramref name="upTo"/>], in order.</summary>
+    public async Task<List<IEvent>> ReadAsync(NpgsqlConnection connection, long after, long upTo, CancellationToken cancellation)
     {
         await using var command = connection.CreateCommand();
         command.CommandText = $"select seq_id, stream_id, version, timestamp, type, data from {_schema}.mt_events " +
-                              "where seq_id > $1 and seq_id <= $2 and type = any($3) and is_archived = false order by seq_id limit $4";
+                              "where seq_id > $1 and seq_id <= $2 and type = any($3) and is_archived = false order by seq_id";
         command.Parameters.Add(new NpgsqlParameter { Value = after });
         command.Parameters.Add(new NpgsqlParameter { Value = upTo });
         command.Parameters.Add(new NpgsqlParameter { Value = _typeNames });
-        command.Parameters.Add(new NpgsqlParameter { Value = (long)limit });
-        var page = new List<IEvent>(Math.Min(limit, ProjectionRebuilds.PageSize));
+        var page = new List<IEvent>((int)Math.Clamp(upTo - after, 0, ProjectionRebuilds.PageSize));
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation))
         {

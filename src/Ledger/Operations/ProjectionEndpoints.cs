@@ -34,7 +34,11 @@ public static class ProjectionEndpoints
     [ProducesProblem(403)]
     [Authorize(Policy = Scopes.Admin)]
     [Tags("Operations")]
-    public static async Task<IResult> List(ReadModels readModels, ProjectionRebuilds rebuilds, DaemonProgress daemon, CancellationToken cancellation)
+    public static async Task<IResult> List(ReadModels readModels, ProjectionRebuilds rebuilds, DaemonProgress daemon, CancellationToken cancellation) =>
+        Results.Ok(await DescribeAsync(readModels, rebuilds, daemon, cancellation));
+
+    /// <summary>Every read model's state, as the admin API and the command line (<c>rebuild --list</c>) show it.</summary>
+    public static async Task<ProjectionList> DescribeAsync(ReadModels readModels, ProjectionRebuilds rebuilds, DaemonProgress daemon, CancellationToken cancellation)
     {
         var (highWaterMark, daemonPositions) = await daemon.ReadAsync(cancellation);
         var running = (await rebuilds.ListAsync(null, runningOnly: true, cancellation)).ToDictionary(r => r.Projection, StringComparer.OrdinalIgnoreCase);
@@ -53,7 +57,7 @@ public static class ProjectionEndpoints
                 highWaterMark - position, status, node));
         }
 
-        return Results.Ok(new ProjectionList(items));
+        return new ProjectionList(items);
     }
 
     /// <summary>

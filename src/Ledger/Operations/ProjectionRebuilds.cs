@@ -330,12 +330,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                     {
                         if (waiting is null)
                         {
-                            waiting = (await XidBoundAsync(cancellation), head, Stopwatch.GetTimestamp());
+                            waiting = (await XidBoundAsync(cancellation), head, clock.GetTimestamp());
                         }
                         // (And a few seconds old: a writer that took its number before its transaction
                         // had an id would not be in flight by the bound.)
                         else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound
-                                 && Stopwatch.GetElapsedTime(waiting.Value.Seen) >= GapMinimumAge)
+                                 && clock.GetElapsedTime(waiting.Value.Seen) >= GapMinimumAge)
                         {
                             gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
                             waiting = null;
@@ -356,8 +356,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 var reading = Stopwatch.GetTimestamp();
                 var middle = Math.Min(position + PageSize, gapFreeEnd);
                 var last = Math.Min(middle + PageSize, gapFreeEnd);
-                var first = reader.ReadAsync(pager, position, middle, PageSize, cancellation);
-                var second = last > middle ? reader.ReadAsync(secondPager, middle, last, PageSize, cancellation) : null;
+                var first = reader.ReadAsync(pager, position, middle, cancellation);
+                var second = last > middle ? reader.ReadAsync(secondPager, middle, last, cancellation) : null;
                 // Both awaited whatever happens: the second read must not outlive its connection.
                 await Task.WhenAll(second is null ? [first] : [first, second]);
                 var firstPage = await first;
@@ -457,7 +457,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         var switchedAt = position;
         await using (var session = store.LightweightSession(Marten.Services.SessionOptions.ForTransaction(transaction)))
         {
-            var rest = await reader.ReadAsync(connection, position, upTo, int.MaxValue, cancellation);
+            var rest = await reader.ReadAsync(connection, position, upTo, cancellation);
             if (rest.Count > 0)
             {
                 await projection.ApplyAsync(session, rest, cancellation);

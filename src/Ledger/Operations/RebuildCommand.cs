@@ -19,14 +19,10 @@ public static class RebuildCommand
 
         if (args is [] or ["--list"])
         {
-            var highWaterMark = (await store.Advanced.FetchEventStoreStatistics()).EventSequenceNumber;
-            var running = await rebuilds.ListAsync(null, runningOnly: true, CancellationToken.None);
-            Console.WriteLine($"{"read model",-14} {"status",-11} {"position",12} {"high-water",12}");
-            foreach (var model in readModels.All)
-            {
-                var rebuild = running.FirstOrDefault(r => r.Projection == model.Name);
-                Console.WriteLine($"{model.Name,-14} {(rebuild is null ? "running" : "rebuilding"),-11} {rebuild?.Position ?? highWaterMark,12} {highWaterMark,12}");
-            }
+            var list = await ProjectionEndpoints.DescribeAsync(readModels, rebuilds, services.GetRequiredService<DaemonProgress>(), CancellationToken.None);
+            Console.WriteLine($"{"read model",-14} {"lifecycle",-9} {"status",-11} {"position",12} {"high-water",12} {"lag",10}  node");
+            foreach (var p in list.Items)
+                Console.WriteLine($"{p.Name,-14} {p.Lifecycle,-9} {p.Status,-11} {p.Position,12} {p.HighWaterMark,12} {p.Lag,10}  {p.Node ?? "-"}");
 
             Console.WriteLine("Rebuild one with: rebuild <name>, or every one with: rebuild all");
             return 0;

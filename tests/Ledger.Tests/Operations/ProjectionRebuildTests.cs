@@ -69,6 +69,23 @@ public class ProjectionRebuildTests(LedgerApp app)
             item["position"]!.GetValue<long>().ShouldBe(item["highWaterMark"]!.GetValue<long>());
         }
 
+        // The command line lists the same state (`rebuild --list`).
+        var output = new StringWriter();
+        var original = Console.Out;
+        try
+        {
+            Console.SetOut(output);
+            (await RebuildCommand.RunAsync(app.Host.Services, ["--list"])).ShouldBe(0);
+        }
+        finally
+        {
+            Console.SetOut(original);
+        }
+
+        var rollupsLine = output.ToString().Split('\n').Single(l => l.StartsWith("UsageRollups ", StringComparison.Ordinal));
+        rollupsLine.ShouldContain(" async ");
+        rollupsLine.ShouldContain(LedgerHost.NodeName(app.Host.Services.GetRequiredService<IConfiguration>()));
+
         var reader = app.Client(Scopes.WalletsRead + " " + Scopes.FinanceRead + " " + Scopes.BillingWrite);
         (await reader.GetJson("/v1/admin/projections")).Status.ShouldBe(HttpStatusCode.Forbidden);
         (await reader.PostJson("/v1/admin/projections/Wallets/rebuild", "{}")).Status.ShouldBe(HttpStatusCode.Forbidden);
@@ -183,7 +200,7 @@ public class ProjectionRebuildTests(LedgerApp app)
             await create.ExecuteNonQueryAsync();
         try
         {
-            var events = await new EventPages(app.Store, model.EventTypes).ReadAsync(connection, 0, long.MaxValue, int.MaxValue, CancellationToken.None);
+            var events = await new EventPages(app.Store, model.EventTypes).ReadAsync(connection, 0, long.MaxValue, CancellationToken.None);
             var projection = model.Into(copy);
             // The switch's first attempt: applied, then its transaction rolled back (never saved).
             await using (var rolledBack = app.Store.LightweightSession())
