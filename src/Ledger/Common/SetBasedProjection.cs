@@ -28,13 +28,18 @@ public abstract class SetBasedProjection : IProjection
 }
 
 /// <summary>
-/// A set-based projection whose rows are sums (upserts that add): pages can be added up in memory
-/// and written at once, as a rebuild does into its new copy (Operations/ProjectionRebuilds.cs).
+/// A set-based projection whose rows are sums (writes that add): events can be added up in memory
+/// one by one as they are read and written now and then, as a rebuild does into its new copy
+/// (Operations/ProjectionRebuilds.cs). A rebuild then holds no events, only the rows.
 /// </summary>
 public interface IAdditiveProjection
 {
-    /// <summary>Adds the events up in memory.</summary>
-    void Add(IReadOnlyList<IEvent> events);
+    /// <summary>
+    /// Adds an event's data up in memory (events come in sequence order). Only the data: a sum
+    /// needs none of the event's metadata, and a replay need not wrap every event (Marten's wrapper
+    /// draws a new random id for each, a system call here that cost more than reading the event).
+    /// </summary>
+    void Add(object data);
 
     /// <summary>Rows added up and not written yet.</summary>
     int PendingRows { get; }

@@ -29,15 +29,29 @@ public sealed class EventPages
         _typeNames = [.. _types.Keys];
     }
 
+    /// <summary>
+    /// Hands the data of each event of the read model's types with sequence in (<paramref name="after"/>,
+    /// <paramref name="upTo"/>], in order, to <paramref name="each"/> as it is read, and returns how many.
+    /// Nothing is kept: an event is garbage once handled, which keeps the collector's work small.
+    /// </summary>
+    public async Task<long> ReadDataAsync(NpgsqlConnection connection, long after, long upTo, Action<object> each, CancellationToken cancellation)
+    {
+        await using var command = Select(connection, "type, data", after, upTo);
+        long count = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellation);
+        while (await reader.ReadAsync(cancellation))
+        {
+            each(_serializer.FromJson(_types[reader.GetString(0)], reader, 1));
+            count++;
+        }
+
+        return count;
+    }
+
     /// <summary>The events of the read model's types with sequence in (<paramref name="after"/>, <paramref name="upTo"/>], in order.</summary>
     public async Task<List<IEvent>> ReadAsync(NpgsqlConnection connection, long after, long upTo, CancellationToken cancellation)
     {
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"select seq_id, stream_id, version, timestamp, type, data from {_schema}.mt_events " +
-                              "where seq_id > $1 and seq_id <= $2 and type = any($3) and is_archived = false order by seq_id";
-        command.Parameters.Add(new NpgsqlParameter { Value = after });
-        command.Parameters.Add(new NpgsqlParameter { Value = upTo });
-        command.Parameters.Add(new NpgsqlParameter { Value = _typeNames });
+        await using var command = Select(connection, "seq_id, stream_id, version, timestamp, type, data", after, upTo);
         var page = new List<IEvent>((int)Math.Clamp(upTo - after, 0, ProjectionRebuilds.PageSize));
         await using var reader = await command.ExecuteReaderAsync(cancellation);
         while (await reader.ReadAsync(cancellation))
@@ -53,5 +67,16 @@ public sealed class EventPages
         }
 
         return page;
+    }
+
+    private NpgsqlCommand Select(NpgsqlConnection connection, string columns, long after, long upTo)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = $"select {columns} from {_schema}.mt_events " +
+                              "where seq_id > $1 and seq_id <= $2 and type = any($3) and is_archived = false order by seq_id";
+        command.Parameters.Add(new NpgsqlParameter { Value = after });
+        command.Parameters.Add(new NpgsqlParameter { Value = upTo });
+        command.Parameters.Add(new NpgsqlParameter { Value = _typeNames });
+        return command;
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Threading.Channels;
 using JasperFx.Events;
 using Ledger.Common;
 using Marten;
@@ -28,11 +27,11 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     public const string TableName = "projection_rebuilds";
     public const int PageSize = 5000;
 
-    /// <summary>Pages read while the last ones were applied are applied together, up to this many events.</summary>
-    public const int ApplyBatch = 4 * PageSize;
-
     /// <summary>Rows an additive projection's rebuild adds up in memory before writing them.</summary>
     private const int MaxPendingRows = 200_000;
+
+    /// <summary>How often a running rebuild records its progress (which also tells other nodes it is alive).</summary>
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromMilliseconds(250);
 
     /// <summary>A hole is taken for gone no sooner than this after it was seen.</summary>
     private static readonly TimeSpan GapMinimumAge = TimeSpan.FromSeconds(2);
@@ -173,68 +172,66 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await ExecuteAsync($"do $$ declare o text[]; begin select reloptions into o from pg_class where oid = '{live}'::regclass; " +
                                $"if o is not null then execute format('alter table {copy} set (%s)', array_to_string(o, ',')); end if; end $$", cancellation);
 
-            long total;
-            await using (var counting = store.QuerySession())
-                total = await counting.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
+            // The total, for progress, is counted beside the replay (a scan of every event, as long as a
+            // tenth of the replay): until it is known, the total reported is what has been read so far.
+            var counting = CountAsync(model, cancellation);
 
-            // Reading (the head, the gaps, the pages) and applying (into the copy) run side by side:
-            // PostgreSQL reads the next pages while the last ones are applied, and pages that have
-            // piled up are applied together (docs/benchmarks.md, "Rebuilds").
+            // One pass over the events in sequence order, page by page. An additive projection adds
+            // each event up as it is read and holds only its rows, so the events die young: holding
+            // pages of them (to apply beside the reading) had them promoted by the collector, whose
+            // work then cost more than the reading (docs/benchmarks.md, "Rebuilds").
             var timings = new PhaseTimings();
-            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-            var pages = Channel.CreateBounded<(List<IEvent> Events, long Position)>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
-            var reading = Task.Run(() => ReadPagesAsync(model, id, reader, pages.Writer, timings, stop.Token), CancellationToken.None);
+            var additive = projection as Common.IAdditiveProjection;
+            await using var pager = await dataSource.OpenConnectionAsync(cancellation);
             long processed = 0, position = 0;
-            try
+            var reported = Stopwatch.GetTimestamp();
+            await foreach (var end in GapFreePagesAsync(model, id, reporter, timings, cancellation))
             {
-                while (await pages.Reader.WaitToReadAsync(cancellation))
+                var phase = Stopwatch.GetTimestamp();
+                if (additive is not null)
                 {
-                    var batch = new List<IEvent>();
-                    var upTo = position;
-                    while (batch.Count < ApplyBatch && pages.Reader.TryRead(out var page))
+                    processed += await reader.ReadDataAsync(pager, position, end, additive.Add, cancellation);
+                    timings.Reading += Stopwatch.GetElapsedTime(phase);
+                    if (additive.PendingRows >= MaxPendingRows)
                     {
-                        batch.AddRange(page.Events);
-                        upTo = page.Position;
+                        phase = Stopwatch.GetTimestamp();
+                        await WriteAsync(additive, cancellation);
+                        timings.Applying += Stopwatch.GetElapsedTime(phase);
                     }
-
-                    var phase = Stopwatch.GetTimestamp();
-                    if (batch.Count > 0 && projection is Common.IAdditiveProjection additive)
-                    {
-                        // Sums are added up in memory across pages and written when there are many rows
-                        // (or at the switch): most pages repeat the rows of the ones before them.
-                        additive.Add(batch);
-                        if (additive.PendingRows >= MaxPendingRows) await WriteAsync(additive, cancellation);
-                        processed += batch.Count;
-                    }
-                    else if (batch.Count > 0)
+                }
+                else
+                {
+                    var page = await reader.ReadAsync(pager, position, end, cancellation);
+                    timings.Reading += Stopwatch.GetElapsedTime(phase);
+                    phase = Stopwatch.GetTimestamp();
+                    if (page.Count > 0)
                     {
                         await using var session = store.LightweightSession();
-                        await projection.ApplyAsync(session, batch, cancellation);
+                        await projection.ApplyAsync(session, page, cancellation);
                         await session.SaveChangesAsync(cancellation);
-                        processed += batch.Count;
+                        processed += page.Count;
                     }
 
                     timings.Applying += Stopwatch.GetElapsedTime(phase);
-                    position = upTo;
-                    Lag[model.Name] = Math.Max(total - processed, 0);
-                    // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
-                    var running = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
-                    progress?.Invoke(running);
                 }
-            }
-            finally
-            {
-                await stop.CancelAsync();
-                try
-                {
-                    await reading;
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                }
+
+                position = end;
+                var total = counting.IsCompletedSuccessfully ? counting.Result : processed;
+                Lag[model.Name] = Math.Max(total - processed, 0);
+                if (Stopwatch.GetElapsedTime(reported) < ReportEvery) continue;
+                // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
+                var running = await ReportAsync(reporter, id, "running", processed, Math.Max(total, processed), position, null, finished: false, cancellation);
+                progress?.Invoke(running);
+                reported = Stopwatch.GetTimestamp();
             }
 
-            if (projection is Common.IAdditiveProjection { PendingRows: > 0 } rest) await WriteAsync(rest, cancellation);
+            await counting;
+            if (additive is { PendingRows: > 0 })
+            {
+                var phase = Stopwatch.GetTimestamp();
+                await WriteAsync(additive, cancellation);
+                timings.Applying += Stopwatch.GetElapsedTime(phase);
+            }
 
             // The switch: writers of the live table wait from here to the commit; readers only during
             // the renames. Each lock is given 5 s: one long reader must not stall every writer behind
@@ -284,6 +281,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
     }
 
+    private async Task<long> CountAsync(ReadModel model, CancellationToken cancellation)
+    {
+        await using var session = store.QuerySession();
+        return await session.Events.QueryAllRawEvents().Where(e => e.EventTypesAre(model.EventTypes)).LongCountAsync(cancellation);
+    }
+
     private async Task WriteAsync(Common.IAdditiveProjection additive, CancellationToken cancellation)
     {
         await using var session = store.LightweightSession();
@@ -292,87 +295,63 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     }
 
     /// <summary>
-    /// Reads the read model's events into <paramref name="pages"/>, up to near the head (or the
-    /// daemon's progression), reading only a gap-free prefix of the sequence: first the gap-free end
-    /// (every number up to it is committed), then the events up to it — read in that order, an event
+    /// The ends of the pages a rebuild reads, in order, up to near the head (or the daemon's
+    /// progression), each a gap-free prefix of the sequence: first the gap-free end (every number up
+    /// to it is committed) is found, then the events up to it are read — in that order, an event
     /// committed in between cannot be passed over. A missing number is a transaction still in flight
     /// or one that will never commit: once every transaction that was in flight when the gap was seen
     /// has ended, every number up to the head seen then that is still missing is gone for good.
     /// </summary>
-    private async Task ReadPagesAsync(ReadModel model, Guid id, EventPages reader, ChannelWriter<(List<IEvent> Events, long Position)> pages,
-        PhaseTimings timings, CancellationToken cancellation)
+    private async IAsyncEnumerable<long> GapFreePagesAsync(ReadModel model, Guid id, NpgsqlConnection heartbeat, PhaseTimings timings,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
     {
-        try
+        long position = 0, gapFreeEnd = 0;
+        // Numbers missing for good (their transactions rolled back or died): treated as present.
+        var gone = new List<long>();
+        // A gap being waited out: the transactions in flight when it was seen, the head then, and when.
+        (long XidBound, long Head, long Seen)? waiting = null;
+        while (true)
         {
-            // Two readers: the two halves of each step of the window are read at once, by two PostgreSQL backends.
-            await using var pager = await dataSource.OpenConnectionAsync(cancellation);
-            await using var secondPager = await dataSource.OpenConnectionAsync(cancellation);
-            await using var heartbeat = await dataSource.OpenConnectionAsync(cancellation);
-            long position = 0, gapFreeEnd = 0;
-            // Numbers missing for good (their transactions rolled back or died): treated as present.
-            var gone = new List<long>();
-            // A gap being waited out: the transactions in flight when it was seen, the head then, and when.
-            (long XidBound, long Head, long Seen)? waiting = null;
-            while (true)
+            cancellation.ThrowIfCancellationRequested();
+            if (position >= gapFreeEnd)
             {
-                cancellation.ThrowIfCancellationRequested();
-                if (position >= gapFreeEnd)
+                var phase = Stopwatch.GetTimestamp();
+                var head = await TargetAsync(model, cancellation);
+                // Near the head the switch takes the rest, under the lock: no chasing writers, and
+                // no waiting on a transaction still in flight.
+                if (head - position < PageSize) yield break;
+
+                var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + GapWindow), gone, cancellation);
+                timings.Gaps += Stopwatch.GetElapsedTime(phase);
+                if (gap is not null && end == position)
                 {
-                    var phase = Stopwatch.GetTimestamp();
-                    var head = await TargetAsync(model, cancellation);
-                    // Near the head the switch takes the rest, under the lock: no chasing writers, and
-                    // no waiting on a transaction still in flight.
-                    if (head - position < PageSize) break;
-
-                    var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + GapWindow), gone, cancellation);
-                    timings.Gaps += Stopwatch.GetElapsedTime(phase);
-                    if (gap is not null && end == position)
+                    if (waiting is null)
                     {
-                        if (waiting is null)
-                        {
-                            waiting = (await XidBoundAsync(cancellation), head, clock.GetTimestamp());
-                        }
-                        // (And a few seconds old: a writer that took its number before its transaction
-                        // had an id would not be in flight by the bound.)
-                        else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound
-                                 && clock.GetElapsedTime(waiting.Value.Seen) >= GapMinimumAge)
-                        {
-                            gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
-                            waiting = null;
-                            continue;
-                        }
-
-                        // Still waiting: say so, so no other node takes this rebuild for abandoned.
-                        await ReportAsync(heartbeat, id, "running", null, null, null, null, finished: false, cancellation);
-                        await Task.Delay(50, cancellation);
+                        waiting = (await XidBoundAsync(cancellation), head, clock.GetTimestamp());
+                    }
+                    // (And a few seconds old: a writer that took its number before its transaction
+                    // had an id would not be in flight by the bound.)
+                    else if (await OldestRunningXidAsync(cancellation) >= waiting.Value.XidBound
+                             && clock.GetElapsedTime(waiting.Value.Seen) >= GapMinimumAge)
+                    {
+                        gone.AddRange(await MissingAsync(position, waiting.Value.Head, gone, cancellation));
+                        waiting = null;
                         continue;
                     }
 
-                    waiting = null;
-                    gapFreeEnd = end;
+                    // Still waiting: say so, so no other node takes this rebuild for abandoned.
+                    await ReportAsync(heartbeat, id, "running", null, null, null, null, finished: false, cancellation);
+                    await Task.Delay(50, cancellation);
+                    continue;
                 }
 
-                // Pages by ranges of sequence numbers (at most a page of events each), two at a time.
-                var reading = Stopwatch.GetTimestamp();
-                var middle = Math.Min(position + PageSize, gapFreeEnd);
-                var last = Math.Min(middle + PageSize, gapFreeEnd);
-                var first = reader.ReadAsync(pager, position, middle, cancellation);
-                var second = last > middle ? reader.ReadAsync(secondPager, middle, last, cancellation) : null;
-                // Both awaited whatever happens: the second read must not outlive its connection.
-                await Task.WhenAll(second is null ? [first] : [first, second]);
-                var firstPage = await first;
-                var secondPage = second is null ? null : await second;
-                timings.Reading += Stopwatch.GetElapsedTime(reading);
-                await pages.WriteAsync((firstPage, middle), cancellation);
-                if (secondPage is not null) await pages.WriteAsync((secondPage, last), cancellation);
-                position = last;
+                waiting = null;
+                gapFreeEnd = end;
             }
 
-            pages.Complete();
-        }
-        catch (Exception e)
-        {
-            pages.Complete(e);
+            // A page: a range of sequence numbers holding at most a page of events.
+            position = Math.Min(position + PageSize, gapFreeEnd);
+            yield return position;
         }
     }
 
@@ -542,6 +521,15 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// </summary>
     private async Task<(long End, long? Gap)> GapFreeEndAsync(long after, long upTo, List<long> skipped, CancellationToken cancellation)
     {
+        // Mostly there is no gap: counting the numbers (an index-only scan) shows it at a third of the cost.
+        await using (var counting = dataSource.CreateCommand($"select count(*) from {Schema}.mt_events where seq_id > $1 and seq_id <= $2"))
+        {
+            counting.Parameters.Add(new NpgsqlParameter { Value = after });
+            counting.Parameters.Add(new NpgsqlParameter { Value = upTo });
+            var present = (long)(await counting.ExecuteScalarAsync(cancellation))! + skipped.Count(x => x > after && x <= upTo);
+            if (present == upTo - after) return (upTo, null);
+        }
+
         // One index range scan: each present number (or one taken as rolled back) against the one before it.
         await using var command = dataSource.CreateCommand(
             $"with present as (select seq_id as s from {Schema}.mt_events where seq_id > $1 and seq_id <= $2 " +
