@@ -83,19 +83,26 @@ public static class RebuildBenchmark
 
             plain.Stop();
             var before = await Md5Async(db, settings.Schema, table);
-            var clock = Stopwatch.StartNew();
-            using var started = await http.PostAsync($"/v1/admin/projections/{name}/rebuild", null);
-            if ((int)started.StatusCode != 202) throw new InvalidOperationException($"rebuild {name}: {(int)started.StatusCode} {await started.Content.ReadAsStringAsync()}");
-            var location = started.Headers.Location!.ToString();
-            JsonNode rebuild;
-            while ((rebuild = JsonNode.Parse(await http.GetStringAsync(location))!)["status"]!.GetValue<string>() == "running") await Task.Delay(50);
-            clock.Stop();
-            var after = await Md5Async(db, settings.Schema, table);
-            var processed = rebuild["processed"]!.GetValue<long>();
-            var same = before == after && rebuild["status"]!.GetValue<string>() == "completed";
             Console.WriteLine($"| plain select of the {name} events ({rows:N0} rows, the columns a rebuild reads) | {plain.Elapsed.TotalSeconds:0.0} s ({rows / plain.Elapsed.TotalSeconds:N0} rows/s) |");
-            Console.WriteLine($"| rebuild {name} through the admin API, {processed:N0} events | {clock.Elapsed.TotalSeconds:0.0} s ({processed / clock.Elapsed.TotalSeconds:N0} events/s); table {(same ? "identical" : "DIFFERENT: " + rebuild.ToJsonString())} |");
-            if (!same) status = 1;
+            // Twice: the first rebuild in the service's process runs while the JIT is still tiering up
+            // its code (with profile-guided optimization, a few seconds on 2 busy cores); the second
+            // runs on warm code, as every rebuild after the first does.
+            foreach (var attempt in new[] { "first", "second" })
+            {
+                var clock = Stopwatch.StartNew();
+                using var started = await http.PostAsync($"/v1/admin/projections/{name}/rebuild", null);
+                if ((int)started.StatusCode != 202) throw new InvalidOperationException($"rebuild {name}: {(int)started.StatusCode} {await started.Content.ReadAsStringAsync()}");
+                var location = started.Headers.Location!.ToString();
+                JsonNode rebuild;
+                while ((rebuild = JsonNode.Parse(await http.GetStringAsync(location))!)["status"]!.GetValue<string>() == "running") await Task.Delay(50);
+                clock.Stop();
+                var after = await Md5Async(db, settings.Schema, table);
+                var processed = rebuild["processed"]!.GetValue<long>();
+                var same = before == after && rebuild["status"]!.GetValue<string>() == "completed";
+                Console.WriteLine($"| rebuild {name} through the admin API ({attempt} in the process), {processed:N0} events | {clock.Elapsed.TotalSeconds:0.0} s " +
+                                  $"({processed / clock.Elapsed.TotalSeconds:N0} events/s); table {(same ? "identical" : "DIFFERENT: " + rebuild.ToJsonString())} |");
+                if (!same) status = 1;
+            }
         }
 
         return status;
