@@ -65,18 +65,19 @@ public static class RebuildBenchmark
         var status = 0;
         foreach (var (name, (table, types)) in Projections)
         {
-            // The floor: the same events, the same columns, read to the end by a plain client (in
+            // The floor: the same events, the same columns (type and data, what a rebuild of these
+            // additive read models reads), read to the end by a plain client (in
             // table order: sorting a million rows by sequence would spill to disk and measure the sort).
             var plain = Stopwatch.StartNew();
             long rows = 0;
             await using (var command = db.CreateCommand(
-                             $"select seq_id, stream_id, version, timestamp, type, data::text from {settings.Schema}.mt_events where type = any($1)"))
+                             $"select type, data::text from {settings.Schema}.mt_events where type = any($1)"))
             {
                 command.Parameters.Add(new NpgsqlParameter { Value = types });
                 await using var reader = await command.ExecuteReaderAsync();
                 while (await reader.ReadAsync())
                 {
-                    _ = reader.GetString(5);
+                    _ = reader.GetString(1);
                     rows++;
                 }
             }

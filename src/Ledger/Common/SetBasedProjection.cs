@@ -30,7 +30,11 @@ public abstract class SetBasedProjection : IProjection
 /// <summary>
 /// A set-based projection whose rows are sums (writes that add): events can be added up in memory
 /// one by one as they are read and written now and then, as a rebuild does into its new copy
-/// (Operations/ProjectionRebuilds.cs). A rebuild then holds no events, only the rows.
+/// (Operations/ProjectionRebuilds.cs). A rebuild then holds no events, only the rows. The writes of
+/// one flush must give what the events' own order gives, whatever page boundaries or flushes fall
+/// between them: the wallets insert a wallet before adding its changes (a customer's registration
+/// comes before any of its wallet's events: every writer needs the committed account first) and
+/// keep the last terms of each wallet.
 /// </summary>
 public interface IAdditiveProjection
 {

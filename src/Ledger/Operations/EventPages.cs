@@ -5,8 +5,9 @@ using Npgsql;
 namespace Ledger.Operations;
 
 /// <summary>
-/// Pages of events for a rebuild, read with only the columns a table projection uses (sequence,
-/// stream, version, time, type, data) and deserialized straight into the event types, instead of
+/// Pages of events for a rebuild, read with only the columns a projection uses (for an additive
+/// one the type and data; otherwise also sequence, stream, version and time) and deserialized
+/// straight into the event types, instead of
 /// Marten's full event rows (headers with the audit chain, correlation and causation ids, user,
 /// tenant). A departure from Marten's query API for speed, justified by the rebuild benchmark
 /// (docs/benchmarks.md, "Rebuilds": `BENCH_MODE=rebuild ./scripts/bench.sh`).

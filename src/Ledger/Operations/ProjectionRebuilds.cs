@@ -119,7 +119,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         return (status, started);
     }
 
-    /// <summary>Rebuilds in the caller's flow (the command line); <paramref name="progress"/> hears of every page.</summary>
+    /// <summary>Rebuilds in the caller's flow (the command line); <paramref name="progress"/> hears of it every 250 ms and at the end.</summary>
     public async Task<RebuildStatus> RunNowAsync(ReadModel model, bool verify, Action<RebuildStatus>? progress, CancellationToken cancellation)
     {
         var (status, started) = await RegisterAsync(model, verify, cancellation);
@@ -172,7 +172,6 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             await ExecuteAsync($"create table {copy} (like {live} including all)", cancellation);
             await ExecuteAsync($"do $$ declare o text[]; begin select reloptions into o from pg_class where oid = '{live}'::regclass; " +
                                $"if o is not null then execute format('alter table {copy} set (%s)', array_to_string(o, ',')); end if; end $$", cancellation);
-
 
             // One pass over the events in sequence order, page by page. An additive projection adds
             // each event up as it is read and holds only its rows, so the events die young: holding
@@ -256,6 +255,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             Lag[model.Name] = 0;
             var completed = await ReportAsync(reporter, id, "completed", processed, processed, position, null, finished: true, CancellationToken.None);
             progress?.Invoke(completed);
+            // (For an additive read model, reading includes adding the events up; applying is writing its rows.)
             logger.LogInformation("Rebuilt {Projection} blue/green from {Events} events in {Seconds:0.0} s (reading {Reading:0.0} s, applying {Applying:0.0} s, " +
                                   "head and gap checks {Gaps:0.0} s)", model.Name, processed, Stopwatch.GetElapsedTime(started).TotalSeconds,
                 timings.Reading.TotalSeconds, timings.Applying.TotalSeconds, timings.Gaps.TotalSeconds);
@@ -290,11 +290,12 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
     /// <summary>
     /// The ends of the pages a rebuild reads, in order, up to near the head (or the daemon's
-    /// progression; each end comes with the one seen last), each a gap-free prefix of the sequence: first the gap-free end (every number up
-    /// to it is committed) is found, then the events up to it are read — in that order, an event
-    /// committed in between cannot be passed over. A missing number is a transaction still in flight
-    /// or one that will never commit: once every transaction that was in flight when the gap was seen
-    /// has ended, every number up to the head seen then that is still missing is gone for good.
+    /// progression), each with the head seen when it was found. Each is the end of a gap-free prefix
+    /// of the sequence: first the gap-free end (every number up to it is committed) is found, then
+    /// the events up to it are read — in that order, an event committed in between cannot be passed
+    /// over. A missing number is a transaction still in flight or one that will never commit: once
+    /// every transaction that was in flight when the gap was seen has ended, every number up to the
+    /// head seen then that is still missing is gone for good.
     /// </summary>
     private async IAsyncEnumerable<(long End, long Head)> GapFreePagesAsync(ReadModel model, Guid id, NpgsqlConnection heartbeat, PhaseTimings timings,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellation)
@@ -341,6 +342,8 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
 
                 waiting = null;
                 gapFreeEnd = end;
+                // Numbers behind the pages matter no more.
+                gone.RemoveAll(x => x <= position);
             }
 
             // A page: a range of sequence numbers holding at most a page of events.
@@ -515,13 +518,17 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// </summary>
     private async Task<(long End, long? Gap)> GapFreeEndAsync(long after, long upTo, List<long> skipped, CancellationToken cancellation)
     {
-        // Mostly there is no gap: counting the numbers (an index-only scan) shows it at a third of the cost.
-        await using (var counting = dataSource.CreateCommand($"select count(*) from {Schema}.mt_events where seq_id > $1 and seq_id <= $2"))
+        // Mostly there is no gap: counting the numbers (an index-only scan) shows it at a third of the
+        // cost. A number taken as gone counts only while it is still missing: one that turned up after
+        // all must not be counted twice, which could hide a real hole in the same window.
+        await using (var counting = dataSource.CreateCommand(
+                         $"select (select count(*) from {Schema}.mt_events where seq_id > $1 and seq_id <= $2) + " +
+                         $"(select count(*) from unnest($3::bigint[]) x where x > $1 and x <= $2 and not exists (select 1 from {Schema}.mt_events e where e.seq_id = x))"))
         {
             counting.Parameters.Add(new NpgsqlParameter { Value = after });
             counting.Parameters.Add(new NpgsqlParameter { Value = upTo });
-            var present = (long)(await counting.ExecuteScalarAsync(cancellation))! + skipped.Count(x => x > after && x <= upTo);
-            if (present == upTo - after) return (upTo, null);
+            counting.Parameters.Add(new NpgsqlParameter { Value = skipped.ToArray() });
+            if ((long)(await counting.ExecuteScalarAsync(cancellation))! == upTo - after) return (upTo, null);
         }
 
         // One index range scan: each present number (or one taken as rolled back) against the one before it.
