@@ -72,11 +72,11 @@ for project in tests/*/; do
     dotnet build "$project" -c Release -p:UseMicrosoftTestingPlatformRunner=true -o "$project/bin/Release/mtp" -v quiet -nologo -clp:ErrorsOnly
     "$project/bin/Release/mtp/$name" --coverlet --coverlet-output-format cobertura --coverlet-include "[Ledger]*" \
       --results-directory "$results" --report-xunit-xml --report-xunit-xml-filename "$name.xml" --no-progress 2>&1 | tee "$work/$name.log" \
-      | grep -E "\[FAIL\]|failed |^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Line:|Branch:" || true
+      | grep -E "\[FAIL\]|failed |^\s+(Assert|Shouldly|Expected|System\.|at Ledger|should |but was|Additional Info)|Line:|Branch:" || true
   else
     echo "Running $name..."
     "$exe" -noColor -parallel collections -xml "$results/$name.xml" 2>&1 | tee "$work/$name.log" \
-      | grep -E "\[FAIL\]|^\s+(Assert|Shouldly|Expected|System\.|at Ledger)|Total:|Errors:" || true
+      | grep -E "\[FAIL\]|^\s+(Assert|Shouldly|Expected|System\.|at Ledger|should |but was|Additional Info)|Total:|Errors:" || true
   fi
   set -e
   report="$results/$name.xml"
