@@ -51,3 +51,47 @@ public interface IAdditiveProjection
     /// <summary>Queues the rows added up on the session, and starts again from none.</summary>
     void QueueWrite(IDocumentOperations operations);
 }
+
+/// <summary>Rows added up in memory from events, and queued as SQL on a session into a table.</summary>
+public interface ISums
+{
+    /// <summary>Adds an event's data up (events come in sequence order).</summary>
+    void Add(object data);
+
+    /// <summary>Rows added up so far.</summary>
+    int Count { get; }
+
+    void Clear();
+
+    /// <summary>Queues the rows' writes (writes that add) on the session.</summary>
+    void Queue(IDocumentOperations operations, string table);
+}
+
+/// <summary>
+/// An additive projection into one table: a page of events (inline, or a daemon page) becomes its
+/// sums, queued at once; a rebuild adds events up across pages (<see cref="IAdditiveProjection"/>).
+/// </summary>
+public abstract class AdditiveProjection<TSums>(string table) : SetBasedProjection, IAdditiveProjection where TSums : ISums, new()
+{
+    // A rebuild adds every event up in memory as it is read, and writes the rows now and then
+    // (Operations/ProjectionRebuilds.cs): a million-event replay touches far fewer rows.
+    private readonly TSums _pending = new();
+
+    public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
+    {
+        var sums = new TSums();
+        foreach (var e in events) sums.Add(e.Data);
+        sums.Queue(operations, table);
+        return Task.CompletedTask;
+    }
+
+    public void Add(object data) => _pending.Add(data);
+
+    public int PendingRows => _pending.Count;
+
+    public void QueueWrite(IDocumentOperations operations)
+    {
+        _pending.Queue(operations, table);
+        _pending.Clear();
+    }
+}

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using JasperFx.Events;
 using Ledger.Common;
 using Marten;
@@ -157,7 +156,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
     /// </summary>
     private async Task RunBlueGreenAsync(ReadModel model, Guid id, bool verify, CancellationToken cancellation, Action<RebuildStatus>? progress)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = clock.GetTimestamp();
         var live = $"{Schema}.{model.Table}";
         // A copy per run: a run taken for abandoned (its node silent for two minutes) that is in fact
         // alive cannot write into the next run's copy, and it is fenced off at the switch.
@@ -181,26 +180,21 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             var additive = projection as Common.IAdditiveProjection;
             await using var pager = await dataSource.OpenConnectionAsync(cancellation);
             long processed = 0, position = 0;
-            var reported = Stopwatch.GetTimestamp();
+            var reported = clock.GetTimestamp();
             await foreach (var (end, head) in GapFreePagesAsync(model, id, reporter, timings, cancellation))
             {
-                var phase = Stopwatch.GetTimestamp();
+                var phase = clock.GetTimestamp();
                 if (additive is not null)
                 {
                     processed += await reader.ReadDataAsync(pager, position, end, additive.Add, cancellation);
-                    timings.Reading += Stopwatch.GetElapsedTime(phase);
-                    if (additive.PendingRows >= MaxPendingRows)
-                    {
-                        phase = Stopwatch.GetTimestamp();
-                        await WriteAsync(additive, cancellation);
-                        timings.Applying += Stopwatch.GetElapsedTime(phase);
-                    }
+                    timings.Reading += clock.GetElapsedTime(phase);
+                    if (additive.PendingRows >= MaxPendingRows) await WriteAsync(additive, timings, cancellation);
                 }
                 else
                 {
                     var page = await reader.ReadAsync(pager, position, end, cancellation);
-                    timings.Reading += Stopwatch.GetElapsedTime(phase);
-                    phase = Stopwatch.GetTimestamp();
+                    timings.Reading += clock.GetElapsedTime(phase);
+                    phase = clock.GetTimestamp();
                     if (page.Count > 0)
                     {
                         await using var session = store.LightweightSession();
@@ -209,7 +203,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                         processed += page.Count;
                     }
 
-                    timings.Applying += Stopwatch.GetElapsedTime(phase);
+                    timings.Applying += clock.GetElapsedTime(phase);
                 }
 
                 position = end;
@@ -218,19 +212,14 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
                 // every event) took a tenth of the replay's time, and slowed the replay while it ran.
                 var total = processed + (long)((decimal)(head - end) * processed / Math.Max(end, 1));
                 Lag[model.Name] = total - processed;
-                if (Stopwatch.GetElapsedTime(reported) < ReportEvery) continue;
+                if (clock.GetElapsedTime(reported) < ReportEvery) continue;
                 // (Reported first: `progress?.Invoke(await …)` would not report at all without a listener.)
                 var running = await ReportAsync(reporter, id, "running", processed, total, position, null, finished: false, cancellation);
                 progress?.Invoke(running);
-                reported = Stopwatch.GetTimestamp();
+                reported = clock.GetTimestamp();
             }
 
-            if (additive is { PendingRows: > 0 })
-            {
-                var phase = Stopwatch.GetTimestamp();
-                await WriteAsync(additive, cancellation);
-                timings.Applying += Stopwatch.GetElapsedTime(phase);
-            }
+            if (additive is { PendingRows: > 0 }) await WriteAsync(additive, timings, cancellation);
 
             // The switch: writers of the live table wait from here to the commit; readers only during
             // the renames. Each lock is given 5 s: one long reader must not stall every writer behind
@@ -257,7 +246,7 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             progress?.Invoke(completed);
             // (For an additive read model, reading includes adding the events up; applying is writing its rows.)
             logger.LogInformation("Rebuilt {Projection} blue/green from {Events} events in {Seconds:0.0} s (reading {Reading:0.0} s, applying {Applying:0.0} s, " +
-                                  "head and gap checks {Gaps:0.0} s)", model.Name, processed, Stopwatch.GetElapsedTime(started).TotalSeconds,
+                                  "head and gap checks {Gaps:0.0} s)", model.Name, processed, clock.GetElapsedTime(started).TotalSeconds,
                 timings.Reading.TotalSeconds, timings.Applying.TotalSeconds, timings.Gaps.TotalSeconds);
         }
         catch (Exception e)
@@ -281,11 +270,16 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
         }
     }
 
-    private async Task WriteAsync(Common.IAdditiveProjection additive, CancellationToken cancellation)
+    private async Task WriteAsync(Common.IAdditiveProjection additive, PhaseTimings timings, CancellationToken cancellation)
     {
-        await using var session = store.LightweightSession();
-        additive.QueueWrite(session);
-        await session.SaveChangesAsync(cancellation);
+        var started = clock.GetTimestamp();
+        await using (var session = store.LightweightSession())
+        {
+            additive.QueueWrite(session);
+            await session.SaveChangesAsync(cancellation);
+        }
+
+        timings.Applying += clock.GetElapsedTime(started);
     }
 
     /// <summary>
@@ -310,14 +304,14 @@ public sealed class ProjectionRebuilds(IDocumentStore store, NpgsqlDataSource da
             cancellation.ThrowIfCancellationRequested();
             if (position >= gapFreeEnd)
             {
-                var phase = Stopwatch.GetTimestamp();
+                var phase = clock.GetTimestamp();
                 head = await TargetAsync(model, cancellation);
                 // Near the head the switch takes the rest, under the lock: no chasing writers, and
                 // no waiting on a transaction still in flight.
                 if (head - position < PageSize) yield break;
 
                 var (end, gap) = await GapFreeEndAsync(position, Math.Min(head, position + GapWindow), gone, cancellation);
-                timings.Gaps += Stopwatch.GetElapsedTime(phase);
+                timings.Gaps += clock.GetElapsedTime(phase);
                 if (gap is not null && end == position)
                 {
                     if (waiting is null)

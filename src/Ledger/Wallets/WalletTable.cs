@@ -16,7 +16,7 @@ namespace Ledger.Wallets;
 /// the usage it is charged — in the same transaction as those events, with one statement per kind
 /// of change however many events a batch holds. <c>version</c> counts the wallet's events.
 /// </summary>
-public sealed class WalletTable : SetBasedProjection, IAdditiveProjection
+public sealed class WalletTable : AdditiveProjection<WalletTable.Changes>
 {
     public const string ProjectionName = "Wallets";
     /// <summary>
@@ -27,14 +27,16 @@ public sealed class WalletTable : SetBasedProjection, IAdditiveProjection
 
     public const string TableName = "wallets";
 
-    private readonly string _table;
-
-    public WalletTable(string schema) => _table = $"{schema}.{TableName}";
+    public WalletTable(string schema) : base($"{schema}.{TableName}")
+    {
+    }
 
     /// <summary>The same projection into another table of the same shape (a blue/green rebuild's new copy).</summary>
     public static WalletTable Into(string qualifiedTable) => new(qualifiedTable, into: true);
 
-    private WalletTable(string qualifiedTable, bool into) => _table = qualifiedTable;
+    private WalletTable(string qualifiedTable, bool into) : base(qualifiedTable)
+    {
+    }
 
     /// <summary>The events a wallet view is built from.</summary>
     public static readonly Type[] EventTypes =
@@ -56,30 +58,8 @@ public sealed class WalletTable : SetBasedProjection, IAdditiveProjection
         return table;
     }
 
-    public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
-    {
-        var changes = new Changes();
-        foreach (var e in events) changes.Add(e.Data);
-        changes.Queue(operations, _table);
-        return Task.CompletedTask;
-    }
-
-    // A rebuild adds every event up in memory as it is read, and writes the rows now and then
-    // (Operations/ProjectionRebuilds.cs): the events of a million-event replay touch a few thousand rows.
-    private readonly Changes _pending = new();
-
-    public void Add(object data) => _pending.Add(data);
-
-    public int PendingRows => _pending.Count;
-
-    public void QueueWrite(IDocumentOperations operations)
-    {
-        _pending.Queue(operations, _table);
-        _pending.Clear();
-    }
-
     /// <summary>The wallets opened, and per wallet the sum of its changes, in the order of the events.</summary>
-    private sealed class Changes
+    public sealed class Changes : ISums
     {
         private readonly List<CustomerRegistered> _opened = [];
         private readonly Dictionary<string, Change> _changes = new(StringComparer.Ordinal);

@@ -11,7 +11,7 @@ namespace Ledger.Metering.Rollups;
 /// amount; day and month answers are sums of hours. Kept by the async daemon from the usage
 /// events, one upsert per page of events. Dimension '' holds the totals without grouping.
 /// </summary>
-public sealed class UsageRollups : SetBasedProjection, IAdditiveProjection
+public sealed class UsageRollups : AdditiveProjection<UsageRollups.Buckets>
 {
     public const string ProjectionName = "UsageRollups";
     /// <summary>
@@ -25,14 +25,16 @@ public sealed class UsageRollups : SetBasedProjection, IAdditiveProjection
     public const string TableName = "usage_rollups";
     public const string LateDimension = "late";
 
-    private readonly string _table;
-
-    public UsageRollups(string schema) => _table = $"{schema}.{TableName}";
+    public UsageRollups(string schema) : base($"{schema}.{TableName}")
+    {
+    }
 
     /// <summary>The same projection into another table of the same shape (a blue/green rebuild's new copy).</summary>
     public static UsageRollups Into(string qualifiedTable) => new(qualifiedTable, into: true);
 
-    private UsageRollups(string qualifiedTable, bool into) => _table = qualifiedTable;
+    private UsageRollups(string qualifiedTable, bool into) : base(qualifiedTable)
+    {
+    }
 
     public static Table Definition(string schema)
     {
@@ -47,30 +49,8 @@ public sealed class UsageRollups : SetBasedProjection, IAdditiveProjection
         return table;
     }
 
-    public override Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
-    {
-        var buckets = new Buckets();
-        foreach (var e in events) buckets.Add(e.Data);
-        buckets.QueueUpsert(operations, _table);
-        return Task.CompletedTask;
-    }
-
-    // A rebuild adds every event up in memory as it is read, and writes the rows now and then
-    // (Operations/ProjectionRebuilds.cs): the rows of a page repeat the buckets of the pages before it.
-    private readonly Buckets _pending = new();
-
-    public void Add(object data) => _pending.Add(data);
-
-    public int PendingRows => _pending.Count;
-
-    public void QueueWrite(IDocumentOperations operations)
-    {
-        _pending.QueueUpsert(operations, _table);
-        _pending.Clear();
-    }
-
     /// <summary>Quantity and amount per customer, dimension, meter, hour and dimension value.</summary>
-    private sealed class Buckets
+    public sealed class Buckets : ISums
     {
         private readonly Dictionary<(string Customer, string Dimension, string Meter, DateTimeOffset Hour, string Value), (decimal Quantity, decimal Amount)> _sums = new();
 
@@ -95,7 +75,7 @@ public sealed class UsageRollups : SetBasedProjection, IAdditiveProjection
             sum = (sum.Quantity + quantity, sum.Amount + amount);
         }
 
-        public void QueueUpsert(IDocumentOperations operations, string table)
+        public void Queue(IDocumentOperations operations, string table)
         {
             if (_sums.Count == 0) return;
             var rows = _sums.ToList();
