@@ -20,9 +20,9 @@ public static class RebuildCommand
         if (args is [] or ["--list"])
         {
             var list = await ProjectionEndpoints.DescribeAsync(readModels, rebuilds, services.GetRequiredService<DaemonProgress>(), CancellationToken.None);
-            Console.WriteLine($"{"read model",-14} {"lifecycle",-9} {"status",-11} {"position",12} {"high-water",12} {"lag",10}  node");
+            Console.WriteLine($"{"read model",-14} {"lifecycle",-9} {"version",7} {"status",-11} {"position",12} {"high-water",12} {"lag",10}  node");
             foreach (var p in list.Items)
-                Console.WriteLine($"{p.Name,-14} {p.Lifecycle,-9} {p.Status,-11} {p.Position,12} {p.HighWaterMark,12} {p.Lag,10}  {p.Node ?? "-"}");
+                Console.WriteLine($"{p.Name,-14} {p.Lifecycle,-9} {p.Version,7} {p.Status,-11} {p.Position,12} {p.HighWaterMark,12} {p.Lag,10}  {p.Node ?? "-"}");
 
             Console.WriteLine("Rebuild one with: rebuild <name>, or every one with: rebuild all");
             return 0;

@@ -41,6 +41,8 @@ public sealed class LedgerApp : IAsyncLifetime
         {
             web.UseSetting("ConnectionStrings:Ledger", connectionString);
             web.UseSetting("Ledger:Schema", schema);
+            // A name of its own per host (its connections carry it), so a test can tell which host holds a lock.
+            web.UseSetting("Ledger:NodeName", "test-" + Guid.NewGuid().ToString("N")[..12]);
             web.UseSetting("Ledger:Auth:SigningKey", SigningKey);
             web.UseSetting("Ledger:Durability", "Solo");
             web.UseSetting("Ledger:Roles", roles);

@@ -42,6 +42,10 @@ public class MetricsTests(LedgerApp app)
         }
 
         foreach (var series in expected) text.ShouldContain(series, customMessage: $"/metrics has no {series}");
+        // Every read model's lag, the async one's included.
+        var lag = text.Split('\n').Where(l => l.StartsWith("ledger_projection_lag{", StringComparison.Ordinal)).ToList();
+        foreach (var name in new[] { "Wallets", "UsageRollups", "Invoices", "Customers", "Plans" })
+            lag.ShouldContain(l => l.Contains($"projection=\"{name}\"", StringComparison.Ordinal), $"no lag for {name}");
 
         // Prometheus's own linter on the ledger's series (./scripts/test.sh puts promtool on PATH).
         var ledger = string.Join('\n', text.Split('\n').Where(l => l.Contains("ledger_", StringComparison.Ordinal))) + "\n";
