@@ -153,8 +153,10 @@ public class ProjectionRebuildTests(LedgerApp app)
         // a hole that stays. More than a page of events follows it, so the rebuild meets it while paging.
         var holder = await connection.BeginTransactionAsync();
         // (A writer has a transaction id before it takes its number: the append writes a row first.)
-        await using (var take = new NpgsqlCommand($"select txid_current(), nextval('{app.Schema}.mt_events_sequence')", connection, holder))
-            await take.ExecuteScalarAsync();
+        await using (var id = new NpgsqlCommand("select txid_current()", connection, holder)) await id.ExecuteScalarAsync();
+        long hole;
+        await using (var take = new NpgsqlCommand($"select nextval('{app.Schema}.mt_events_sequence')", connection, holder))
+            hole = (long)(await take.ExecuteScalarAsync())!;
         for (var batch = 0; batch < 3; batch++)
         {
             await admin.RecordUsageAsync(UsageApi.Batch(Enumerable.Range(0, 2500)
@@ -167,6 +169,13 @@ public class ProjectionRebuildTests(LedgerApp app)
         // Longer than a time-based skip of holes would wait: only the open transaction keeps it waiting.
         await Task.Delay(4000);
         rebuilding.IsCompleted.ShouldBeFalse("the rebuild waits while the transaction that holds the hole is open");
+        await using (var progress = new NpgsqlConnection(LedgerApp.ConnectionString))
+        {
+            await progress.OpenAsync();
+            await using var position = new NpgsqlCommand($"select position from {app.Schema}.projection_rebuilds where projection = 'Wallets' and status = 'running'", progress);
+            ((long)(await position.ExecuteScalarAsync())!).ShouldBeLessThan(hole, "the rebuild has not gone past the hole");
+        }
+
         await holder.RollbackAsync();
 
         var rebuild = await rebuilding;

@@ -145,11 +145,16 @@ public class RebuildUnderLoadTests(LedgerApp app)
                 Interlocked.Increment(ref reads);
             });
 
+            var writesBefore = statuses.ToArray();
             foreach (var name in new[] { "Wallets", "UsageRollups", "Invoices", "Customers", "Plans" })
             {
                 var rebuild = await ProjectionRebuildTests.RebuildAsync(admin, name);
                 rebuild.Str("status").ShouldBe("completed", rebuild.ToJsonString());
             }
+
+            // Every kind of write went on while the read models were rebuilt (not only before).
+            foreach (var kind in new[] { "top-up", "debit", "usage", "terms", "plan", "close" })
+                statuses.Count(s => s.What == kind).ShouldBeGreaterThan(writesBefore.Count(s => s.What == kind), $"no {kind} during the rebuilds");
         }
         finally
         {
